@@ -1,0 +1,43 @@
+# One task runner. `make demo` and `make test` do all their set-up on a fresh machine.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TL := $(VENV)/bin/textlens
+DEMO := demo-library
+
+.PHONY: install test lint demo bench clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy src/textlens
+
+demo: install
+	rm -rf $(DEMO)
+	$(PY) -m textlens.samples $(DEMO)/samples
+	$(TL) -L $(DEMO)/library init
+	$(TL) -L $(DEMO)/library add --each $(DEMO)/samples
+	$(TL) -L $(DEMO)/library scan
+	$(TL) -L $(DEMO)/library status --failures
+	$(TL) -L $(DEMO)/library search cladonia
+	$(TL) -L $(DEMO)/library search 'madison OR warranty' --limit 3
+	$(TL) -L $(DEMO)/library search '"field report"'
+	$(TL) -L $(DEMO)/library search warrenty --fuzzy
+	$(TL) -L $(DEMO)/library search 'WIS-L-0012033' --json
+
+bench: install
+	$(PY) benchmarks/bench_scan.py
+	$(PY) benchmarks/bench_rescan.py
+	$(PY) benchmarks/bench_search.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache

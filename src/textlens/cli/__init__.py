@@ -1,0 +1,1 @@
+"""The `textlens` command line: parses options, calls the Library, formats the output."""

@@ -1,0 +1,343 @@
+"""`textlens` commands. Each parses its options, calls one Library method and prints the result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from ..errors import SettingsError
+from ..library import Library, default_library_path, parse_id
+from ..settings import SETTINGS, Settings, lookup
+from ..types import ScanReport
+from . import render
+from .errors import run_guarded
+
+app = typer.Typer(
+    help="textlens: OCR the text inside your images and PDFs, offline, and search it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Show or change settings.", invoke_without_command=True)
+app.add_typer(config_app, name="config")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+class _State:
+    library: Path | None = None
+    overrides: dict[str, Any] = {}
+
+
+state = _State()
+
+
+@app.callback()
+def main(
+    library: Annotated[Path | None, typer.Option(
+        "--library", "-L", envvar="TEXTLENS_LIBRARY",
+        help="Library folder (default: a library in your user data folder).")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a setting for this command: NAME=VALUE (repeatable).")] = None,
+) -> None:
+    state.library = library
+    state.overrides = {}
+    for item in set_ or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SettingsError(f"--set takes NAME=VALUE, not {item!r}")
+        state.overrides[lookup(name).name] = value
+
+
+def _open(create: bool = False, **overrides: Any) -> Library:
+    merged = {**state.overrides, **{k: v for k, v in overrides.items() if v is not None}}
+    return Library.open(state.library, merged, create=create)
+
+
+@app.command()
+def init() -> None:
+    """Create a library (a folder with its database, files, index and textlens.toml)."""
+    lib = Library.init(state.library)
+    render.out.print(f"library ready at {lib.path}")
+
+
+@app.command()
+def add(
+    paths: Annotated[list[Path], typer.Argument(help="Files to attach (or one folder with --each).")],
+    title: Annotated[str | None, typer.Option(help="Record title (default: the file name).")] = None,
+    body: Annotated[str, typer.Option(help="Record text.")] = "",
+    each: Annotated[bool, typer.Option("--each", help="One record per file found in the folder(s), recursively.")] = False,
+    link: Annotated[bool, typer.Option("--link", help="Reference files in place instead of copying them.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Add a record with these files attached (OCR happens on the next scan)."""
+    with _open(create=True) as lib:
+        if each:
+            records = [r for folder in paths for r in lib.add_each(folder, link=link)]
+        else:
+            records = [lib.add(paths, title=title, body=body, link=link)]
+        if json_:
+            render.print_json({"records": [
+                {"id": r.id, "title": r.title,
+                 "attachments": [{"id": a.id, "name": a.name, "state": a.state} for a in r.attachments]}
+                for r in records
+            ]})
+        else:
+            render.print_records(records)
+            if lib.settings.ocr:
+                render.err.print("run `textlens scan` to OCR them")
+
+
+@app.command()
+def scan(
+    limit: Annotated[int | None, typer.Option(help="OCR at most this many files.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: setting `workers`, 0 = all cores).")] = None,
+    languages: Annotated[str | None, typer.Option(help="Languages for this scan, e.g. eng+fra.")] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Keep going: scan again whenever there is new work.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """OCR everything pending, with a progress bar; results are searchable as they land."""
+    with _open(workers=workers, languages=languages) as lib:
+        if watch:
+            from ..workflows.watch import scan_forever
+
+            scan_forever(lib, render.progress_bar)
+            return
+        report = _scan_with_progress(lib, limit=limit, quiet=json_)
+        if json_:
+            render.print_json(report.to_dict())
+        else:
+            render.out.print(
+                f"{report.pages_done} pages OCR'd in {report.seconds:.1f} s "
+                f"({report.pages_per_second:.2f} pages/s); {report.attachments_done} files done, "
+                f"{report.attachments_failed} failed, {report.attachments_skipped} skipped"
+            )
+            for f in report.failures:
+                render.out.print(f"  [red]failed[/] {escape(f['name'])}: {escape(f['reason'])}")
+
+
+def _scan_with_progress(lib: Library, quiet: bool = False, target: str | None = None,
+                        **kwargs: Any) -> ScanReport:
+    progress = render.progress_bar()
+    progress.disable = quiet
+    with progress:
+        task = progress.add_task("ocr", total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        if target is not None:
+            return lib.ocr(target, on_progress=update, **kwargs)
+        return lib.scan(on_progress=update, **kwargs)
+
+
+@app.command()
+def ocr(
+    target: Annotated[str, typer.Argument(help="Record id (12) or attachment id (a7).")],
+    engine: Annotated[str | None, typer.Option(help="Engine for this OCR.")] = None,
+    languages: Annotated[str | None, typer.Option(help="Languages for this OCR, e.g. eng+deu.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """OCR one record or attachment now, again if it was done before."""
+    with _open() as lib:
+        report = _scan_with_progress(lib, quiet=json_, target=target, engine=engine,
+                                     languages=languages)
+        if json_:
+            render.print_json(report.to_dict())
+        else:
+            render.out.print(f"{report.pages_done} pages OCR'd, {report.pages_failed} failed")
+            for f in report.failures:
+                render.out.print(f"  [red]failed[/] {escape(f['name'])}: {escape(f['reason'])}")
+
+
+@app.command()
+def status(
+    failures: Annotated[bool, typer.Option("--failures", help="List failed and skipped files with the reason.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Attachments and pages by OCR state."""
+    with _open() as lib:
+        result = lib.status(failures=failures or json_)
+        if json_:
+            render.print_json(result)
+        else:
+            render.print_status(result)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='Words, "exact phrase", a OR b, -word, prefix*')],
+    limit: Annotated[int, typer.Option(help="Most records to show.")] = 20,
+    fuzzy: Annotated[bool, typer.Option("--fuzzy", help="Also match words one edit away (two for 8+ letters).")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Search records and the text inside their attachments."""
+    with _open() as lib:
+        results = lib.search(query, limit=limit, fuzzy=fuzzy)
+        if json_:
+            render.print_json(results.to_dict())
+        else:
+            render.print_search(results)
+
+
+@app.command()
+def show(
+    target: Annotated[str, typer.Argument(help="Record id (12) or attachment id (a7).")],
+    text: Annotated[bool, typer.Option("--text", help="Include the OCR text of every page.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """A record or attachment with its OCR state, run details and text."""
+    with _open() as lib:
+        kind, number = parse_id(target)
+        attachments = [lib.attachment(number)] if kind == "attachment" else lib.record(number).attachments
+        data: dict[str, Any] = {}
+        if kind == "record":
+            record = lib.record(number)
+            data["record"] = {"id": record.id, "title": record.title, "body": record.body}
+        data["attachments"] = []
+        for a in attachments:
+            ocr_data = lib.ocr_text(a.id)
+            if not (text or json_):
+                for p in ocr_data["pages"]:
+                    p.pop("text")
+            data["attachments"].append({**a.to_dict(), "ocr": ocr_data})
+        if json_:
+            render.print_json(data)
+            return
+        if "record" in data:
+            render.out.print(f"[bold]record {number}[/] {escape(data['record']['title'])}")
+            if data["record"]["body"]:
+                render.out.print(escape(data["record"]["body"]))
+        for a in data["attachments"]:
+            reason = f": {a['reason']}" if a["reason"] else ""
+            render.out.print(f"\n[bold]a{a['id']}[/] {escape(a['name'])} — {a['state']}{escape(reason)}")
+            run = a["ocr"]["run"]
+            if run:
+                render.out.print(
+                    f"  {run['source']} · {run['engine'] or '-'} {run['engine_version'] or ''} · "
+                    f"languages {run['languages']} · model {escape(run['model'] or '-')}"
+                )
+            for p in a["ocr"]["pages"]:
+                render.out.print(f"  page {p['page']} ({p['method']}, {p['words']} words, "
+                                 f"confidence {p['confidence']:.0f})")
+                if text:
+                    render.out.print(escape(p["text"]))
+
+
+@app.command()
+def remove(target: Annotated[str, typer.Argument(help="Record id.")]) -> None:
+    """Delete a record and its attachments from the library."""
+    with _open() as lib:
+        kind, number = parse_id(target)
+        lib.remove(number)
+        render.out.print(f"record {number} removed")
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild the search index from the database."""
+    with _open() as lib:
+        count = lib.reindex()
+        render.out.print(f"index rebuilt: {count} documents")
+
+
+@app.command()
+def watch(
+    folder: Annotated[Path, typer.Argument(help="Folder to keep in the library (linked, not copied).")],
+) -> None:
+    """Keep a folder in the library: new and changed files are OCR'd, deleted ones leave."""
+    from ..workflows.watch import watch_folder
+
+    with _open(create=True) as lib:
+        watch_folder(lib, folder, render.progress_bar, render.out)
+
+
+@app.command()
+def engines(json_: JsonOpt = False) -> None:
+    """The OCR engines textlens knows, and whether each can run here."""
+    from ..engines import registry
+
+    with _open(create=False) if _library_exists() else _nullcontext() as lib:
+        plugins = lib.settings.plugins if lib else ""
+        rows = []
+        for spec in registry.discover(plugins).values():
+            cls = registry.load_class(spec.target)
+            ok, why = cls.check()
+            version = cls().version() if ok else ""
+            rows.append({"name": spec.name, "origin": spec.origin, "version": version,
+                         "available": ok, "detail": why})
+        if json_:
+            render.print_json({"engines": rows})
+        else:
+            for r in rows:
+                mark = "[green]ok[/]" if r["available"] else "[red]unavailable[/]"
+                render.out.print(f"{r['name']} {r['version']} ({r['origin']}): {mark} — "
+                                 f"{escape(r['detail'])}")
+
+
+def _library_exists() -> bool:
+    from ..store import DB_FILE
+
+    return ((state.library or default_library_path()) / DB_FILE).exists()
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@config_app.callback()
+def config_show(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """Every setting: its effective value, where it came from, and what it does."""
+    if ctx.invoked_subcommand:
+        return
+    path = state.library or default_library_path()
+    settings = Settings.load(path if path.exists() else None, state.overrides)
+    if json_:
+        render.print_json({"library": str(path), "settings": {
+            s.name: {"value": settings.get(s.name), "source": settings.sources[s.name],
+                     "default": s.default, "env": s.env_var, "help": s.help}
+            for s in SETTINGS
+        }})
+        return
+    render.out.print(f"library: {path}")
+    for s in SETTINGS:
+        render.out.print(f"[bold]{s.name}[/] = {settings.get(s.name)!r}  [dim]({settings.sources[s.name]}; "
+                         f"env {s.env_var})[/]\n    {escape(s.help)}")
+
+
+@config_app.command("set")
+def config_set(name: str, value: str) -> None:
+    """Write a setting into the library's textlens.toml."""
+    with _open(create=True) as lib:
+        stored = lib.set_setting(name, value)
+        render.out.print(f"{lookup(name).name} = {stored!r} (written to {lib.path / 'textlens.toml'})")
+
+
+@app.command(name="eval")
+def eval_(
+    folder: Annotated[Path, typer.Argument(help="Folder of <id>.<image|pdf> files with <id>.gt.txt beside them.")],
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Measure OCR accuracy and speed against ground-truth text, with this library's settings."""
+    from ..workflows.evaluation import evaluate, print_report
+
+    path = state.library or default_library_path()
+    settings = Settings.load(path if path.exists() else None, {**state.overrides, "workers": workers})
+    result = evaluate(folder, settings, progress=None if json_ else render.progress_bar)
+    if json_:
+        render.print_json(result)
+    else:
+        print_report(result, render.out)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    run_guarded(app)

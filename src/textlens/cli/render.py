@@ -1,0 +1,115 @@
+"""Turning results into terminal output (Rich) or JSON."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from ..types import RecordInfo, SearchResults
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+class PagesPerSecond(ProgressColumn):
+    """Pages per second, averaged by Rich over the last seconds."""
+
+    def render(self, task) -> Text:  # type: ignore[no-untyped-def]
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.2f} pages/s" if speed else "… pages/s", style="cyan")
+
+
+def progress_bar() -> Progress:
+    # On stderr, so `--json` output on stdout stays clean.
+    return Progress(
+        TextColumn("[bold]OCR"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("pages"),
+        PagesPerSecond(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+    )
+
+
+def snippet_markup(snippet: str) -> str:
+    """Our HTML snippets (<b> marks hits) as Rich markup."""
+    parts = re.split(r"(<b>.*?</b>)", snippet)
+    out_parts = []
+    for part in parts:
+        if part.startswith("<b>"):
+            out_parts.append(f"[bold yellow]{escape(html.unescape(part[3:-4]))}[/]")
+        else:
+            out_parts.append(escape(html.unescape(part)))
+    return "".join(out_parts)
+
+
+def print_records(records: list[RecordInfo]) -> None:
+    for r in records:
+        out.print(f"[bold]record {r.id}[/] {escape(r.title)}")
+        for a in r.attachments:
+            reason = f" — {escape(a.reason)}" if a.reason else ""
+            out.print(f"  a{a.id}  {escape(a.name)}  [dim]{a.state}{reason}[/]")
+
+
+def print_search(results: SearchResults) -> None:
+    mode = " (fuzzy)" if results.fuzzy else ""
+    out.print(f"{results.total} record(s) match [bold]{escape(results.query)}[/]{mode}")
+    for hit in results.results:
+        out.print(f"\n[bold]record {hit.record_id}[/] {escape(hit.title)}  [dim]score "
+                  f"{hit.score:.2f}[/]")
+        if hit.record_matched and hit.snippet:
+            out.print(f"  note: {snippet_markup(hit.snippet)}")
+        if hit.attachments:
+            names = ", ".join(
+                f"{a.name} ({_pages_label([p.page for p in a.pages])})" for a in hit.attachments
+            )
+            out.print(f"  [green]{len(hit.attachments)} attachment(s) match:[/] {escape(names)}")
+        for a in hit.attachments:
+            for p in a.pages:
+                out.print(f"  a{a.id} p.{p.page}: {snippet_markup(p.snippet)}  "
+                          f"[dim]{len(p.boxes)} box(es)[/]")
+
+
+def _pages_label(pages: list[int]) -> str:
+    return ("p. " if len(pages) == 1 else "pp. ") + ", ".join(str(p) for p in pages)
+
+
+def print_status(status: dict[str, Any]) -> None:
+    table = Table(title=f"{status['records']} records", show_edge=False)
+    table.add_column("")
+    states = list(status["attachments"])
+    for s in states:
+        table.add_column(s, justify="right")
+    for row in ("attachments", "pages"):
+        table.add_row(row, *(str(status[row][s]) for s in states))
+    out.print(table)
+    if not status.get("ocr_enabled", True):
+        out.print("[yellow]OCR is off[/] (textlens config set ocr true)")
+    if status.get("index_backlog"):
+        out.print(f"[dim]{status['index_backlog']} changes waiting for the search index[/]")
+    for f in status.get("failures", []):
+        out.print(f"  a{f['attachment']} {escape(f['name'])} [red]{f['state']}[/]: "
+                  f"{escape(f['reason'] or '')}")

@@ -1,0 +1,359 @@
+"""The ``Library`` facade: everything a user can do, as methods. The CLI and web app call these."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from filelock import FileLock, Timeout
+
+from . import settings as settings_mod
+from .errors import BusyError, LibraryNotFoundError, NotFoundError, TextlensError
+from .pipeline import filetypes
+from .pipeline.scanner import ProgressCallback, Scanner
+from .search import SearchIndex
+from .search import search as run_search
+from .search.index import SEARCH_CATCH_UP_ROWS
+from .settings import CONFIG_FILE, Settings
+from .store import DB_FILE, connect, transaction, work
+from .store import records as rec
+from .types import AttachmentInfo, RecordInfo, ScanReport, SearchResults
+
+FILES_DIR = "files"
+SCAN_LOCK = "scan.lock"
+
+
+def default_library_path() -> Path:
+    """``TEXTLENS_LIBRARY``, else a library in the user data directory."""
+    if os.environ.get("TEXTLENS_LIBRARY"):
+        return Path(os.environ["TEXTLENS_LIBRARY"]).expanduser()
+    return Path(platformdirs.user_data_dir("textlens")) / "library"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Library:
+    """One library: a folder with a SQLite database, copied attachments, an index and settings."""
+
+    def __init__(self, path: Path, settings: Settings, conn: sqlite3.Connection):
+        self.path = path
+        self.settings = settings
+        self.conn = conn
+        self.index = SearchIndex(path)
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def init(cls, path: Path | str | None = None) -> Library:
+        """Create a library folder (or open it if it exists)."""
+        path = Path(path) if path else default_library_path()
+        path.mkdir(parents=True, exist_ok=True)
+        (path / FILES_DIR).mkdir(exist_ok=True)
+        config = path / CONFIG_FILE
+        if not config.exists():
+            config.write_text(settings_mod.default_file_text(), encoding="utf-8")
+        connect(path / DB_FILE).close()
+        return cls.open(path)
+
+    @classmethod
+    def open(
+        cls, path: Path | str | None = None, overrides: dict[str, Any] | None = None,
+        *, create: bool = False,
+    ) -> Library:
+        """Open an existing library; with ``create=True`` make it first if needed."""
+        path = Path(path) if path else default_library_path()
+        if not (path / DB_FILE).exists():
+            if create:
+                return cls.init(path).with_overrides(overrides)
+            raise LibraryNotFoundError(
+                f"no textlens library at {path}; create one with `textlens init` "
+                "(choose the folder with --library DIR or TEXTLENS_LIBRARY)"
+            )
+        settings = Settings.load(path, overrides)
+        library = cls(path, settings, connect(path / DB_FILE))
+        # Repair an index left behind by a crash between a database commit and its index commit.
+        library.index.catch_up(library.conn, max_rows=SEARCH_CATCH_UP_ROWS)
+        return library
+
+    def with_overrides(self, overrides: dict[str, Any] | None) -> Library:
+        if overrides:
+            self.settings = Settings.load(self.path, overrides)
+        return self
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- records and attachments --------------------------------------------------------------
+
+    def add(
+        self, paths: Iterable[Path | str], *, title: str | None = None, body: str = "",
+        link: bool = False, source: str | None = None,
+    ) -> RecordInfo:
+        """One new record with these files attached (copied into the library, or linked)."""
+        files = [Path(p).expanduser() for p in paths]
+        for file in files:
+            if not file.is_file():
+                raise NotFoundError(f"{file} is not a file; check the path")
+        prepared = [self._prepare_file(f, link) for f in files]
+        with transaction(self.conn):
+            record_id = rec.insert_record(
+                self.conn, title if title is not None else _title_for(files), body, source
+            )
+            for info in prepared:
+                rec.ensure_content(self.conn, info["sha256"], info["mime"], info["size"],
+                                   info.pop("skip_reason"))
+                rec.insert_attachment(self.conn, record_id, **info)
+        return self.record(record_id)
+
+    def add_each(self, folder: Path | str, *, link: bool = False) -> list[RecordInfo]:
+        """One record per file found (recursively) in ``folder``."""
+        root = Path(folder).expanduser()
+        if not root.is_dir():
+            raise NotFoundError(f"{root} is not a folder")
+        files = sorted(p for p in root.rglob("*") if p.is_file() and not _hidden(p, root))
+        return [self.add([f], title=str(f.relative_to(root)), link=link) for f in files]
+
+    def _prepare_file(self, file: Path, link: bool) -> dict[str, Any]:
+        mime, skip_reason = filetypes.detect(file)
+        stat = file.stat()
+        if link:
+            sha, path = sha256_of(file), str(file.resolve())
+        else:
+            sha, path = self._copy_in(file)
+        return {
+            "name": file.name, "path": path, "linked": link, "mime": mime, "size": stat.st_size,
+            "mtime": stat.st_mtime, "sha256": sha, "skip_reason": skip_reason,
+        }
+
+    def _copy_in(self, file: Path) -> tuple[str, str]:
+        """Copy a file into the content-addressed store (hashing while copying)."""
+        digest = hashlib.sha256()
+        store = self.path / FILES_DIR
+        store.mkdir(exist_ok=True)
+        with open(file, "rb") as src, tempfile.NamedTemporaryFile(dir=store, delete=False) as tmp:
+            while chunk := src.read(1 << 20):
+                digest.update(chunk)
+                tmp.write(chunk)
+        sha = digest.hexdigest()
+        relative = Path(FILES_DIR) / sha[:2] / (sha + file.suffix.lower())
+        target = self.path / relative
+        if target.exists():
+            os.unlink(tmp.name)
+        else:
+            target.parent.mkdir(exist_ok=True)
+            os.replace(tmp.name, target)
+        return sha, str(relative)
+
+    def remove(self, record_id: int) -> None:
+        """Delete a record and its attachments; a copied file goes when no record uses it.
+
+        OCR results stay, keyed by content, so adding the same file again needs no OCR.
+        """
+        record = self.record(record_id)
+        with transaction(self.conn):
+            rec.delete_record(self.conn, record_id)
+        for a in record.attachments:
+            still_used = self.conn.execute(
+                "SELECT 1 FROM attachments WHERE path=? AND linked=0", (a.path,)
+            ).fetchone()
+            if not a.linked and not still_used:
+                (self.path / a.path).unlink(missing_ok=True)
+        self.index.catch_up(self.conn)
+
+    def record(self, record_id: int) -> RecordInfo:
+        found = rec.get_record(self.conn, record_id)
+        if found is None:
+            raise NotFoundError(f"no record {record_id}; `textlens search` or `status` list ids")
+        return found
+
+    def attachment(self, attachment_id: int) -> AttachmentInfo:
+        found = rec.get_attachment(self.conn, attachment_id)
+        if found is None:
+            raise NotFoundError(f"no attachment {attachment_id}")
+        return found
+
+    def records(self, limit: int = 100, offset: int = 0) -> list[RecordInfo]:
+        return rec.list_records(self.conn, limit, offset)
+
+    def file_path(self, attachment: AttachmentInfo) -> Path:
+        return Path(self.resolve(attachment.path, attachment.linked))
+
+    def resolve(self, path: str, linked: bool) -> str:
+        return path if linked else str(self.path / path)
+
+    def ocr_text(self, attachment_id: int) -> dict[str, Any]:
+        """An attachment's current OCR run: details and pages (text, confidence, word count)."""
+        attachment = self.attachment(attachment_id)
+        run = work.current_run(self.conn, attachment.sha256)
+        if run is None:
+            return {"run": None, "pages": []}
+        pages = [
+            {"page": p["page"], "method": p["method"], "width": p["width"],
+             "height": p["height"], "confidence": p["confidence"], "text": p["text"],
+             "words": len(json.loads(p["words"]))}
+            for p in work.run_pages(self.conn, run["id"])
+        ]
+        details = {k: run[k] for k in ("id", "source", "engine", "engine_version", "model",
+                                       "languages", "created", "complete")}
+        details["params"] = json.loads(run["params"] or "{}")
+        return {"run": details, "pages": pages}
+
+    def page_words(self, attachment_id: int, page: int) -> list[Any]:
+        attachment = self.attachment(attachment_id)
+        run = work.current_run(self.conn, attachment.sha256)
+        return work.page_words(self.conn, run["id"], page) if run else []
+
+    # -- OCR ---------------------------------------------------------------------------------
+
+    def refresh_links(self) -> int:
+        """Re-hash linked files whose size or mtime changed; return how many changed."""
+        changed = 0
+        for row in rec.linked_attachments(self.conn):
+            try:
+                stat = os.stat(row["path"])
+            except FileNotFoundError:
+                continue  # reported when its page is read; `watch` removes deleted files
+            if stat.st_size == row["size"] and stat.st_mtime == row["mtime"]:
+                continue
+            changed += self.update_linked(row["id"])
+        return changed
+
+    def update_linked(self, attachment_id: int) -> int:
+        """Re-read a linked file; if its bytes changed, it is OCR'd again. Returns 1 if so."""
+        attachment = self.attachment(attachment_id)
+        path, old_sha = Path(attachment.path), attachment.sha256
+        stat = path.stat()
+        sha = sha256_of(path)
+        mime, skip_reason = filetypes.detect(path)
+        with transaction(self.conn):
+            if sha == old_sha:
+                rec.touch_attachment_mtime(self.conn, attachment_id, stat.st_mtime)
+                return 0
+            rec.ensure_content(self.conn, sha, mime, stat.st_size, skip_reason)
+            rec.update_attachment_file(self.conn, attachment_id, size=stat.st_size,
+                                       mtime=stat.st_mtime, sha256=sha, mime=mime)
+        return 1
+
+    def scan(
+        self, *, limit: int | None = None, on_progress: ProgressCallback | None = None,
+        only: Iterable[str] | None = None, force: bool = False,
+    ) -> ScanReport:
+        """OCR pending pages in worker processes; one scan per library at a time."""
+        if not self.settings.ocr and not force:
+            raise TextlensError(
+                "OCR is turned off for this library (setting ocr = false); turn it on with "
+                "`textlens config set ocr true`, or OCR one record with `textlens ocr ID`"
+            )
+        lock = FileLock(str(self.path / SCAN_LOCK))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout as e:
+            raise BusyError(
+                "another scan is running on this library; wait for it to finish (or stop it)"
+            ) from e
+        try:
+            self.refresh_links()
+            scanner = Scanner(
+                self.conn, self.settings, self.resolve,
+                lambda: self.index.catch_up(self.conn), on_progress,
+            )
+            report = scanner.run(limit=limit, only=only)
+        finally:
+            lock.release()
+        skipped = self.conn.execute(
+            "SELECT COUNT(*) FROM attachments a JOIN contents c ON c.sha256=a.sha256"
+            " WHERE c.state='skipped'"
+        ).fetchone()[0]
+        report.attachments_skipped = skipped
+        return report
+
+    def ocr(
+        self, target: str | int, *, engine: str | None = None, languages: str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> ScanReport:
+        """OCR one record (all its attachments) or one attachment (``a<N>``) now, again if done."""
+        if engine:
+            from .engines import registry
+
+            registry.engine_class(engine, self.settings.plugins)  # fail early on a typo
+        shas = sorted({a.sha256 for a in self._targets(target)})
+        with transaction(self.conn):
+            for sha in shas:
+                work.request_reocr(self.conn, sha, engine, languages)
+        return self.scan(on_progress=on_progress, only=shas, force=True)
+
+    def _targets(self, target: str | int) -> list[AttachmentInfo]:
+        kind, number = parse_id(target)
+        if kind == "attachment":
+            return [self.attachment(number)]
+        return self.record(number).attachments
+
+    def status(self, *, failures: bool = False) -> dict[str, Any]:
+        counts = work.status_counts(self.conn)
+        counts["records"] = self.conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+        counts["index_backlog"] = self.conn.execute(
+            "SELECT COUNT(*) FROM index_outbox").fetchone()[0]
+        counts["ocr_enabled"] = self.settings.ocr
+        if failures:
+            counts["failures"] = work.failures(self.conn)
+        return counts
+
+    # -- search --------------------------------------------------------------------------------
+
+    def search(self, query: str, *, limit: int = 20, fuzzy: bool = False) -> SearchResults:
+        self.index.catch_up(self.conn, max_rows=SEARCH_CATCH_UP_ROWS)
+        return run_search(self.index, self.conn, query, limit=limit, fuzzy=fuzzy)
+
+    def reindex(self) -> int:
+        """Rebuild the search index from the database; return the number of documents."""
+        return self.index.rebuild(self.conn)
+
+    # -- settings ------------------------------------------------------------------------------
+
+    def set_setting(self, name: str, value: str) -> Any:
+        result = settings_mod.write_setting(self.path, name, value)
+        self.settings = Settings.load(self.path)
+        return result
+
+
+def parse_id(target: str | int) -> tuple[str, int]:
+    """``12`` or ``r12`` is record 12; ``a7`` is attachment 7."""
+    text = str(target).strip().lower()
+    kind = "record"
+    if text[:1] in ("a", "r"):
+        kind = "attachment" if text[0] == "a" else "record"
+        text = text[1:]
+    if not text.isdigit():
+        raise NotFoundError(
+            f"{target!r} is not an id: use a record number (12) or an attachment id (a7)"
+        )
+    return kind, int(text)
+
+
+def _title_for(files: list[Path]) -> str:
+    if not files:
+        return "Untitled"
+    return files[0].stem + (f" (+{len(files) - 1} more)" if len(files) > 1 else "")
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)

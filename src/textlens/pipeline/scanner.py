@@ -1,0 +1,259 @@
+"""The scan coordinator: hands pages to worker processes and is the only database writer.
+
+Results are committed in batches (one transaction every ``commit_interval`` seconds), so a
+``kill -9`` loses at most the batch in flight: those pages are still marked pending or running
+and the next scan does them again, and nothing is stored twice because a page's result
+replaces any earlier one for the same run and page.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+from pebble import ProcessExpired, ProcessPool
+
+from ..settings import Settings
+from ..store import transaction
+from ..store import work as store
+from ..types import PageResult, ScanReport
+from .documents import Limits
+from .worker import Failure, PageJob, Plan, PlanJob, init_worker, plan_document, process_page
+
+# Workers yield the CPU to interactive programs; a first scan of a big library can take hours.
+WORKER_NICENESS = 10
+INDEX_EVERY = 5.0  # seconds between search-index catch-ups during a long scan
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class _Task:
+    kind: str  # "plan" | "page"
+    sha256: str
+    page: int
+    job: Any
+    run_id: int = 0
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        dpi=settings.dpi,
+        max_image_pixels=settings.max_image_pixels,
+        max_pages=settings.max_pages,
+        max_file_mb=settings.max_file_mb,
+        text_layer_min_chars=settings.text_layer_min_chars,
+    )
+
+
+class Scanner:
+    """One scan run over the pending work of a library."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        settings: Settings,
+        resolve_path: Callable[[str, bool], str],
+        catch_up_index: Callable[[], None],
+        on_progress: ProgressCallback | None = None,
+    ):
+        self.conn = conn
+        self.settings = settings
+        self.resolve_path = resolve_path
+        self.catch_up_index = catch_up_index
+        self.on_progress = on_progress or (lambda done, total: None)
+        self.limits = limits_from(settings)
+        self.report = ScanReport()
+        self._pending_writes: list[tuple[str, tuple]] = []
+        self._dispatched: list[tuple[str, int]] = []
+        self._touched: set[str] = set()
+
+    def run(self, *, limit: int | None = None, only: Iterable[str] | None = None) -> ScanReport:
+        started = time.perf_counter()
+        with transaction(self.conn):
+            store.reset_running(self.conn)
+        now = time.time()
+        shas = self._select(now, limit, only)
+        if not shas:
+            self.catch_up_index()
+            self.report.seconds = time.perf_counter() - started
+            return self.report
+        plans = deque(
+            _Task("plan", c.sha256, 0, self._plan_job(c))
+            for c in store.contents_to_plan(self.conn, now, shas)
+        )
+        pages = deque(self._page_task(p) for p in store.pages_to_run(
+            self.conn, now, self.settings.max_attempts, shas))
+        total = len(pages) + len(plans)
+        done = 0
+        self.on_progress(done, total)
+        workers = self.settings.worker_count
+        context = multiprocessing.get_context("forkserver")
+        pool = ProcessPool(
+            max_workers=workers, initializer=init_worker,
+            initargs=(self.settings.plugins, WORKER_NICENESS), context=context,
+        )
+        inflight: dict[Future, _Task] = {}
+        last_commit = last_index = time.monotonic()
+        try:
+            while pages or plans or inflight:
+                # Keep every worker busy with one queued behind it, no more: a pending page
+                # stays cheap to cancel and `running` in the database stays truthful.
+                while len(inflight) < workers * 2 and (pages or plans):
+                    task = pages.popleft() if pages else plans.popleft()
+                    func = process_page if task.kind == "page" else plan_document
+                    inflight[pool.schedule(func, (task.job,),
+                                           timeout=self.settings.page_timeout)] = task
+                    if task.kind == "page":
+                        self._dispatched.append((task.sha256, task.page))
+                finished, _ = wait(list(inflight), timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    task = inflight.pop(future)
+                    outcome = self._outcome(future)
+                    if task.kind == "plan":
+                        new_pages = self._apply_plan(task, outcome)
+                        pages.extend(new_pages)
+                        total += len(new_pages) - 1
+                        done += 0 if new_pages else 1
+                    else:
+                        self._apply_page(task, outcome)
+                        done += 1
+                    self.on_progress(done, total)
+                if time.monotonic() - last_commit >= self.settings.commit_interval:
+                    self._commit()
+                    last_commit = time.monotonic()
+                if time.monotonic() - last_index >= INDEX_EVERY:
+                    self.catch_up_index()
+                    last_index = time.monotonic()
+        finally:
+            pool.stop()
+            self._commit()
+            pool.join()
+            if inflight:  # interrupted: what was handed out goes back to the queue
+                with transaction(self.conn):
+                    store.reset_running(self.conn)
+            self.catch_up_index()
+        self.report.seconds = time.perf_counter() - started
+        return self.report
+
+    def _select(self, now: float, limit: int | None, only: Iterable[str] | None) -> list[str]:
+        """The contents this run works on: planned ones with pages due first, then new ones."""
+        only_list = list(only) if only is not None else None
+        shas = list(dict.fromkeys(
+            [p.sha256 for p in store.pages_to_run(self.conn, now, self.settings.max_attempts,
+                                                   only_list)]
+            + [c.sha256 for c in store.contents_to_plan(self.conn, now, only_list)]
+        ))
+        return shas[:limit] if limit else shas
+
+    def _plan_job(self, content: store.ContentTodo) -> PlanJob:
+        return PlanJob(
+            sha256=content.sha256,
+            path=self.resolve_path(content.path, content.linked),
+            mime=content.mime,
+            engine=content.engine or self.settings.engine,
+            languages=content.languages or self.settings.languages,
+            limits=self.limits,
+        )
+
+    def _page_task(self, todo: store.PageTodo) -> _Task:
+        job = PageJob(
+            sha256=todo.sha256, page=todo.page, method=todo.method,
+            path=self.resolve_path(todo.path, todo.linked), mime=todo.mime, engine=todo.engine,
+            languages=todo.languages, limits=self.limits,
+        )
+        return _Task("page", todo.sha256, todo.page, job, todo.run_id)
+
+    def _outcome(self, future: Future) -> Any:
+        try:
+            return future.result()
+        except FutureTimeout:
+            return Failure(
+                f"took longer than the page time limit ({self.settings.page_timeout:g} s), so "
+                "its worker was stopped; raise page_timeout if such pages are expected",
+                permanent=False,
+            )
+        except ProcessExpired as e:
+            return Failure(
+                f"the worker process died while reading this page (exit code {e.exitcode}; "
+                "-9 is usually the system running out of memory)",
+                permanent=False,
+            )
+        except Exception as e:  # noqa: BLE001 - e.g. a result that could not be pickled
+            return Failure(f"{type(e).__name__}: {e}", permanent=False)
+
+    def _apply_plan(self, task: _Task, outcome: Plan | Failure) -> list[_Task]:
+        """Store a plan now (its pages need the run id) and return the pages to dispatch."""
+        self._commit()
+        job: PlanJob = task.job
+        with transaction(self.conn):
+            if isinstance(outcome, Failure):
+                store.record_plan_failure(
+                    self.conn, task.sha256, outcome.reason, permanent=outcome.permanent,
+                    max_attempts=self.settings.max_attempts,
+                    backoff=self.settings.retry_backoff,
+                )
+                self._note_failure(task.sha256, outcome.reason)
+                return []
+            store.record_plan(
+                self.conn, task.sha256, outcome.methods, engine=job.engine,
+                engine_version=outcome.engine_version, model=outcome.model,
+                languages=job.languages, params={"dpi": job.limits.dpi},
+            )
+        todo = store.pages_to_run(self.conn, time.time(), self.settings.max_attempts,
+                                  [task.sha256])
+        return [self._page_task(p) for p in todo]
+
+    def _apply_page(self, task: _Task, outcome: tuple[PageResult, float] | Failure) -> None:
+        if isinstance(outcome, Failure):
+            self._pending_writes.append(("fail", (task.sha256, task.page, outcome)))
+            self.report.pages_failed += 1
+        else:
+            self._pending_writes.append(("done", (task.run_id, task.sha256, task.page,
+                                                  outcome[0])))
+            self.report.pages_done += 1
+        self._touched.add(task.sha256)
+
+    def _commit(self) -> None:
+        if not (self._pending_writes or self._dispatched):
+            return
+        with transaction(self.conn):
+            store.mark_running(self.conn, self._dispatched)
+            for kind, args in self._pending_writes:
+                if kind == "done":
+                    store.store_page_result(self.conn, *args)
+                else:
+                    sha256, page, failure = args
+                    store.store_page_failure(
+                        self.conn, sha256, page, failure.reason, permanent=failure.permanent,
+                        max_attempts=self.settings.max_attempts,
+                        backoff=self.settings.retry_backoff,
+                    )
+            store.finish_contents(self.conn, self._touched)
+            self._count_finished(self._touched)
+        self._pending_writes.clear()
+        self._dispatched.clear()
+        self._touched.clear()
+
+    def _count_finished(self, shas: set[str]) -> None:
+        for sha256 in shas:
+            row = self.conn.execute(
+                "SELECT state, reason FROM contents WHERE sha256=?", (sha256,)
+            ).fetchone()
+            if row and row["state"] == "done":
+                self.report.attachments_done += 1
+            elif row and row["state"] == "failed":
+                self._note_failure(sha256, row["reason"])
+
+    def _note_failure(self, sha256: str, reason: str) -> None:
+        self.report.attachments_failed += 1
+        names = [r[0] for r in self.conn.execute(
+            "SELECT name FROM attachments WHERE sha256=?", (sha256,))]
+        self.report.failures.append({"name": ", ".join(names), "reason": reason})

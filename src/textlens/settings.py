@@ -1,0 +1,201 @@
+"""Every setting in one table: name, type, default and help.
+
+Values come from, in rising priority: the default, the library's ``textlens.toml``, an
+environment variable ``TEXTLENS_<NAME>``, and a command-line option. ``Settings.sources``
+remembers where each effective value came from, for ``textlens config``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+
+from .errors import SettingsError
+
+CONFIG_FILE = "textlens.toml"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting's declaration."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    minimum: float | None = None
+
+    @property
+    def env_var(self) -> str:
+        return f"TEXTLENS_{self.name.upper()}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("ocr", bool, True, "Run OCR in the background (scan, watch). Off: nothing is OCR'd "
+            "unless you ask for one record with `textlens ocr ID`."),
+    Setting("engine", str, "tesseract", "OCR engine used for new work (see `textlens engines`)."),
+    Setting("languages", str, "eng", "Languages to recognise, joined by '+', e.g. 'eng+fra'."),
+    Setting("workers", int, 0, "Worker processes for OCR; 0 means one per CPU core.", 0),
+    Setting("dpi", int, 300, "Resolution at which PDF pages without a text layer are rendered "
+            "for OCR.", 50),
+    Setting("page_timeout", float, 300.0, "Seconds one page may take before its worker is "
+            "stopped and the page marked failed.", 1),
+    Setting("max_attempts", int, 3, "How many times a failing page is tried before it stays "
+            "failed.", 1),
+    Setting("retry_backoff", float, 60.0, "Seconds before the first retry of a failed page; "
+            "doubled after each further failure.", 0),
+    Setting("max_image_pixels", int, 200_000_000, "Largest image (or rendered PDF page) in "
+            "pixels; larger images are refused as possible decompression bombs.", 1),
+    Setting("max_pages", int, 5000, "Most pages a single file may have.", 1),
+    Setting("max_file_mb", int, 2048, "Largest file, in MB, that textlens will OCR.", 1),
+    Setting("text_layer_min_chars", int, 10, "A PDF page with at least this many characters in "
+            "its text layer is read, not OCR'd.", 0),
+    Setting("commit_interval", float, 1.0, "Seconds between the scanner's batched database "
+            "commits.", 0),
+    Setting("plugins", str, "", "Extra engine plugin modules to load, comma-separated "
+            "'module:Class' (installed packages use the 'textlens.engines' entry point instead)."),
+)
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def coerce(setting: Setting, value: Any) -> Any:
+    """Turn a raw value (string from env/CLI or TOML value) into the setting's type."""
+    try:
+        if setting.type is bool:
+            if isinstance(value, bool):
+                result: Any = value
+            elif str(value).strip().lower() in _TRUE:
+                result = True
+            elif str(value).strip().lower() in _FALSE:
+                result = False
+            else:
+                raise ValueError(value)
+        elif setting.type is int:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            result = int(value)
+        elif setting.type is float:
+            result = float(value)
+        else:
+            result = str(value)
+    except (TypeError, ValueError) as e:
+        kind = {bool: "true or false", int: "a whole number", float: "a number"}.get(
+            setting.type, "text"
+        )
+        raise SettingsError(
+            f"Setting {setting.name!r} must be {kind}, not {value!r}. "
+            f"Run `textlens config` to see every setting."
+        ) from e
+    if setting.minimum is not None and result < setting.minimum:
+        raise SettingsError(
+            f"Setting {setting.name!r} must be at least {setting.minimum:g}, not {result!r}."
+        )
+    return result
+
+
+def lookup(name: str) -> Setting:
+    """The declaration of ``name``, or a SettingsError listing the valid names."""
+    key = name.strip().lower().replace("-", "_")
+    if key not in SETTINGS_BY_NAME:
+        names = ", ".join(s.name for s in SETTINGS)
+        raise SettingsError(f"Unknown setting {name!r}. Known settings: {names}.")
+    return SETTINGS_BY_NAME[key]
+
+
+class Settings:
+    """Effective settings of one library, with where each value came from."""
+
+    def __init__(self, values: dict[str, Any], sources: dict[str, str]):
+        self._values = values
+        self.sources = sources
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def get(self, name: str) -> Any:
+        return self._values[lookup(name).name]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+    @property
+    def language_list(self) -> list[str]:
+        return [lang for lang in self.languages.split("+") if lang]
+
+    @classmethod
+    def load(
+        cls,
+        library_dir: Path | None,
+        overrides: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Defaults, then ``textlens.toml``, then ``TEXTLENS_*``, then ``overrides``."""
+        environ = os.environ if environ is None else environ
+        file_values = read_file(library_dir) if library_dir else {}
+        values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+        for s in SETTINGS:
+            values[s.name], sources[s.name] = s.default, "default"
+            if s.name in file_values:
+                values[s.name], sources[s.name] = coerce(s, file_values[s.name]), CONFIG_FILE
+            if s.env_var in environ:
+                values[s.name], sources[s.name] = coerce(s, environ[s.env_var]), s.env_var
+            if overrides and overrides.get(s.name) is not None:
+                values[s.name], sources[s.name] = coerce(s, overrides[s.name]), "command line"
+        return cls(values, sources)
+
+
+def read_file(library_dir: Path) -> dict[str, Any]:
+    """The settings written in a library's ``textlens.toml`` (unknown names are errors)."""
+    path = library_dir / CONFIG_FILE
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise SettingsError(f"{path} is not valid TOML ({e}); fix or delete the file.") from e
+    for name in data:
+        if name not in SETTINGS_BY_NAME:
+            raise SettingsError(f"{path}: unknown setting {name!r}; remove it or fix its name.")
+    return data
+
+
+def write_setting(library_dir: Path, name: str, raw_value: str) -> Any:
+    """Validate and write one setting into ``textlens.toml``, keeping comments; return it."""
+    setting = lookup(name)
+    value = coerce(setting, raw_value)
+    path = library_dir / CONFIG_FILE
+    doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
+    doc[setting.name] = value
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    os.replace(tmp, path)
+    return value
+
+
+def default_file_text() -> str:
+    """A commented ``textlens.toml`` for a new library: every setting, with its help."""
+    lines = ["# textlens library settings. Uncomment a line to change a setting.", ""]
+    for s in SETTINGS:
+        default = s.default
+        shown = str(default).lower() if isinstance(default, bool) else repr(default)
+        if isinstance(default, str):
+            shown = f'"{default}"'
+        lines += [f"# {s.help}", f"# {s.name} = {shown}", ""]
+    return "\n".join(lines)

@@ -1,0 +1,328 @@
+"""The OCR work queue (contents and pages) and the results it produces (runs and pages).
+
+Only the scan coordinator calls the writing functions here, inside its batched transactions:
+workers never touch the database.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..types import PageResult, Word
+from .records import enqueue_index
+
+STATES = ("pending", "running", "done", "failed", "skipped")
+
+
+@dataclass(frozen=True)
+class ContentTodo:
+    """A file's content waiting to be opened and split into pages."""
+
+    sha256: str
+    mime: str
+    path: str
+    linked: bool
+    engine: str | None
+    languages: str | None
+
+
+@dataclass(frozen=True)
+class PageTodo:
+    """One page waiting for OCR (or for its text layer to be read)."""
+
+    sha256: str
+    page: int
+    method: str
+    mime: str
+    path: str
+    linked: bool
+    run_id: int
+    engine: str
+    languages: str
+    params: str
+
+
+def reset_running(conn: sqlite3.Connection) -> None:
+    """Pages left `running` by a scan that died go back to `pending` (called under the lock)."""
+    conn.execute("UPDATE pages SET state='pending' WHERE state='running'")
+    conn.execute("UPDATE contents SET state='pending' WHERE state='running'")
+
+
+def _path_select(alias: str = "c") -> str:
+    # Any attachment holding these bytes will do; prefer copies in the library (stable).
+    return (
+        f"(SELECT a.path || char(0) || a.linked FROM attachments a WHERE a.sha256={alias}.sha256"
+        " ORDER BY a.linked, a.id LIMIT 1)"
+    )
+
+
+def _split_path(value: str | None) -> tuple[str, bool]:
+    path, _, linked = (value or "").rpartition("\0")
+    return path, linked == "1"
+
+
+def contents_to_plan(
+    conn: sqlite3.Connection, now: float, only: Iterable[str] | None = None
+) -> list[ContentTodo]:
+    sql = (
+        f"SELECT c.sha256, c.mime, c.engine, c.languages, {_path_select()} AS loc FROM contents c"
+        " WHERE c.page_count IS NULL AND c.state IN ('pending', 'failed') AND c.next_attempt <= ?"
+        " AND EXISTS (SELECT 1 FROM attachments a WHERE a.sha256 = c.sha256)"
+    )
+    args: list[Any] = [now]
+    if only is not None:
+        shas = list(only)
+        sql += f" AND c.sha256 IN ({','.join('?' * len(shas))})"
+        args += shas
+    sql += " ORDER BY c.rowid"
+    todo = []
+    for row in conn.execute(sql, args):
+        path, linked = _split_path(row["loc"])
+        todo.append(
+            ContentTodo(row["sha256"], row["mime"], path, linked, row["engine"], row["languages"])
+        )
+    return todo
+
+
+def pages_to_run(
+    conn: sqlite3.Connection, now: float, max_attempts: int, only: Iterable[str] | None = None
+) -> list[PageTodo]:
+    sql = (
+        f"SELECT p.sha256, p.page, p.method, c.mime, r.id AS run_id, r.engine, r.languages,"
+        f" r.params, {_path_select()} AS loc"
+        " FROM pages p JOIN contents c ON c.sha256 = p.sha256 JOIN ocr_runs r ON r.id = c.run_id"
+        " WHERE (p.state = 'pending' OR (p.state = 'failed' AND p.attempts < ?"
+        " AND p.next_attempt <= ?))"
+        " AND EXISTS (SELECT 1 FROM attachments a WHERE a.sha256 = p.sha256)"
+    )
+    args: list[Any] = [max_attempts, now]
+    if only is not None:
+        shas = list(only)
+        sql += f" AND p.sha256 IN ({','.join('?' * len(shas))})"
+        args += shas
+    sql += " ORDER BY c.rowid, p.page"
+    todo = []
+    for row in conn.execute(sql, args):
+        path, linked = _split_path(row["loc"])
+        todo.append(
+            PageTodo(
+                row["sha256"], row["page"], row["method"], row["mime"], path, linked,
+                row["run_id"], row["engine"], row["languages"], row["params"],
+            )
+        )
+    return todo
+
+
+def record_plan(
+    conn: sqlite3.Connection,
+    sha256: str,
+    methods: list[str],
+    *,
+    engine: str,
+    engine_version: str,
+    model: str,
+    languages: str,
+    params: dict[str, Any],
+) -> int:
+    """Store how a document splits into pages, and open the run its pages will fill."""
+    source = "text-layer" if methods and all(m == "text-layer" for m in methods) else "engine"
+    cur = conn.execute(
+        "INSERT INTO ocr_runs (sha256, source, engine, engine_version, model, languages, params,"
+        " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (sha256, source, engine, engine_version, model, languages, json.dumps(params), time.time()),
+    )
+    run_id = int(cur.lastrowid or 0)
+    conn.execute("DELETE FROM pages WHERE sha256=?", (sha256,))
+    conn.executemany(
+        "INSERT INTO pages (sha256, page, method, state) VALUES (?, ?, ?, 'pending')",
+        [(sha256, i, m) for i, m in enumerate(methods, start=1)],
+    )
+    conn.execute(
+        "UPDATE contents SET page_count=?, run_id=?, state='running', reason=NULL, attempts=0,"
+        " updated=? WHERE sha256=?",
+        (len(methods), run_id, time.time(), sha256),
+    )
+    if not methods:
+        finish_contents(conn, [sha256])
+    return run_id
+
+
+def record_plan_failure(
+    conn: sqlite3.Connection, sha256: str, reason: str, *, permanent: bool, max_attempts: int,
+    backoff: float,
+) -> None:
+    row = conn.execute("SELECT attempts FROM contents WHERE sha256=?", (sha256,)).fetchone()
+    attempts = max_attempts if permanent else (row["attempts"] if row else 0) + 1
+    retry_at = time.time() + backoff * 2 ** max(attempts - 1, 0)
+    conn.execute(
+        "UPDATE contents SET state='failed', reason=?, attempts=?, next_attempt=?, updated=?"
+        " WHERE sha256=?",
+        (reason, attempts, retry_at if attempts < max_attempts else 0, time.time(), sha256),
+    )
+    for (attachment_id,) in conn.execute("SELECT id FROM attachments WHERE sha256=?", (sha256,)):
+        enqueue_index(conn, "attachment", attachment_id)
+
+
+def mark_running(conn: sqlite3.Connection, keys: Iterable[tuple[str, int]]) -> None:
+    keys = list(keys)
+    conn.executemany("UPDATE pages SET state='running' WHERE sha256=? AND page=?", keys)
+    conn.executemany(
+        "UPDATE contents SET state='running' WHERE sha256=?", {(k[0],) for k in keys}
+    )
+
+
+def store_page_result(
+    conn: sqlite3.Connection, run_id: int, sha256: str, page: int, result: PageResult
+) -> None:
+    words = [[w.text, *w.box, round(w.confidence, 1)] for w in result.words]
+    conn.execute(
+        "INSERT OR REPLACE INTO ocr_pages (run_id, page, width, height, rotation, method, text,"
+        " confidence, words) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            run_id, page, result.width, result.height, result.rotation, result.method,
+            result.text, result.confidence, json.dumps(words, ensure_ascii=False),
+        ),
+    )
+    conn.execute(
+        "UPDATE pages SET state='done', error=NULL WHERE sha256=? AND page=?", (sha256, page)
+    )
+
+
+def store_page_failure(
+    conn: sqlite3.Connection, sha256: str, page: int, reason: str, *, permanent: bool,
+    max_attempts: int, backoff: float,
+) -> None:
+    row = conn.execute(
+        "SELECT attempts FROM pages WHERE sha256=? AND page=?", (sha256, page)
+    ).fetchone()
+    attempts = max_attempts if permanent else (row["attempts"] if row else 0) + 1
+    retry_at = time.time() + backoff * 2 ** max(attempts - 1, 0)
+    conn.execute(
+        "UPDATE pages SET state='failed', error=?, attempts=?, next_attempt=?"
+        " WHERE sha256=? AND page=?",
+        (reason, attempts, retry_at, sha256, page),
+    )
+
+
+def finish_contents(conn: sqlite3.Connection, shas: Iterable[str]) -> None:
+    """Settle each content's state from its pages; publish finished ones to the index."""
+    for sha256 in set(shas):
+        counts = dict(
+            conn.execute(
+                "SELECT state, COUNT(*) FROM pages WHERE sha256=? GROUP BY state", (sha256,)
+            ).fetchall()
+        )
+        if counts.get("pending") or counts.get("running"):
+            continue
+        content = conn.execute(
+            "SELECT run_id FROM contents WHERE sha256=?", (sha256,)
+        ).fetchone()
+        if content is None:
+            continue
+        if counts.get("failed"):
+            failed = conn.execute(
+                "SELECT page, error FROM pages WHERE sha256=? AND state='failed' ORDER BY page",
+                (sha256,),
+            ).fetchall()
+            first = failed[0]
+            more = f" (and {len(failed) - 1} more pages)" if len(failed) > 1 else ""
+            reason = f"page {first['page']}: {first['error']}{more}"
+            conn.execute(
+                "UPDATE contents SET state='failed', reason=?, updated=? WHERE sha256=?",
+                (reason, time.time(), sha256),
+            )
+        else:
+            run_id = content["run_id"]
+            conn.execute("UPDATE ocr_runs SET complete=1 WHERE id=?", (run_id,))
+            # The new run replaces earlier engine/text-layer runs: nothing is stored twice.
+            conn.execute(
+                "DELETE FROM ocr_runs WHERE sha256=? AND id<>? AND source IN"
+                " ('engine', 'text-layer')",
+                (sha256, run_id),
+            )
+            conn.execute(
+                "UPDATE contents SET state='done', reason=NULL, updated=? WHERE sha256=?",
+                (time.time(), sha256),
+            )
+        for (attachment_id,) in conn.execute(
+            "SELECT id FROM attachments WHERE sha256=?", (sha256,)
+        ).fetchall():
+            enqueue_index(conn, "attachment", attachment_id)
+
+
+def request_reocr(
+    conn: sqlite3.Connection, sha256: str, engine: str | None, languages: str | None
+) -> None:
+    """Queue a content for OCR again (optionally with another engine or languages)."""
+    conn.execute(
+        "DELETE FROM ocr_runs WHERE sha256=? AND complete=0 AND source<>'import'", (sha256,)
+    )
+    conn.execute("DELETE FROM pages WHERE sha256=?", (sha256,))
+    conn.execute(
+        "UPDATE contents SET state='pending', reason=NULL, page_count=NULL, run_id=NULL,"
+        " attempts=0, next_attempt=0, engine=COALESCE(?, engine),"
+        " languages=COALESCE(?, languages), updated=? WHERE sha256=? AND state<>'skipped'",
+        (engine, languages, time.time(), sha256),
+    )
+
+
+def current_run(conn: sqlite3.Connection, sha256: str) -> sqlite3.Row | None:
+    """The run whose text a reader sees: the newest complete one, else the newest partial one."""
+    return conn.execute(
+        "SELECT * FROM ocr_runs WHERE sha256=? AND EXISTS"
+        " (SELECT 1 FROM ocr_pages p WHERE p.run_id = ocr_runs.id)"
+        " ORDER BY complete DESC, id DESC LIMIT 1",
+        (sha256,),
+    ).fetchone()
+
+
+def run_pages(conn: sqlite3.Connection, run_id: int) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT page, width, height, rotation, method, text, confidence, words FROM ocr_pages"
+        " WHERE run_id=? ORDER BY page",
+        (run_id,),
+    ).fetchall()
+
+
+def page_words(conn: sqlite3.Connection, run_id: int, page: int) -> list[Word]:
+    row = conn.execute(
+        "SELECT words FROM ocr_pages WHERE run_id=? AND page=?", (run_id, page)
+    ).fetchone()
+    if not row:
+        return []
+    return [Word(w[0], (w[1], w[2], w[3], w[4]), w[5]) for w in json.loads(row["words"])]
+
+
+def status_counts(conn: sqlite3.Connection) -> dict[str, Any]:
+    """Attachments and pages by state, as `textlens status` shows them."""
+    attachments = dict.fromkeys(STATES, 0)
+    for state, n in conn.execute(
+        "SELECT COALESCE(c.state, 'pending'), COUNT(*) FROM attachments a"
+        " LEFT JOIN contents c ON c.sha256 = a.sha256 GROUP BY 1"
+    ):
+        attachments[state] = attachments.get(state, 0) + n
+    pages = dict.fromkeys(STATES, 0)
+    for state, n in conn.execute(
+        # Pages belong to contents: a file attached twice is one set of pages.
+        "SELECT state, COUNT(*) FROM pages WHERE sha256 IN (SELECT sha256 FROM attachments)"
+        " GROUP BY 1"
+    ):
+        pages[state] = pages.get(state, 0) + n
+    return {"attachments": attachments, "pages": pages}
+
+
+def failures(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT a.id, a.name, c.state, c.reason FROM attachments a"
+        " JOIN contents c ON c.sha256 = a.sha256 WHERE c.state IN ('failed', 'skipped')"
+        " ORDER BY a.id"
+    )
+    return [
+        {"attachment": r["id"], "name": r["name"], "state": r["state"], "reason": r["reason"]}
+        for r in rows
+    ]

@@ -1,0 +1,1 @@
+"""Larger jobs built on the Library: watching folders, evaluation against ground truth."""
