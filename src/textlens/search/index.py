@@ -121,7 +121,7 @@ class SearchIndex:
                ref: int) -> int:
         """Replace the documents of one record or attachment with what the database holds."""
         if kind == "record":
-            writer.delete_documents("key", f"r{ref}")
+            writer.delete_documents_by_term("key", f"r{ref}")
             row = conn.execute("SELECT title, body FROM records WHERE id=?", (ref,)).fetchone()
             if row is None:
                 return 0
@@ -130,7 +130,7 @@ class SearchIndex:
             doc.add_text("body", row["body"])
             writer.add_document(doc)
             return 1
-        writer.delete_documents("key", f"a{ref}")
+        writer.delete_documents_by_term("key", f"a{ref}")
         row = conn.execute(
             "SELECT record_id, sha256 FROM attachments WHERE id=?", (ref,)
         ).fetchone()
