@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.plugins.engines import ALL as TEST_ENGINES
 from textlens import Library
 from textlens.samples import render_text_image, write_pdf
-from tests.plugins.engines import ALL as TEST_ENGINES
 
 
 @pytest.fixture(autouse=True)

@@ -80,11 +80,16 @@ def coerce(setting: Setting, value: Any) -> Any:
             else:
                 raise ValueError(value)
         elif setting.type is int:
-            if isinstance(value, bool):
+            # A TOML float such as 2.5 must not be truncated to 2 silently.
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError(value)
             result = int(value)
         elif setting.type is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
             result = float(value)
+            if result != result:  # NaN passes every minimum check
+                raise ValueError(value)
         else:
             result = str(value)
     except (TypeError, ValueError) as e:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from ..errors import SettingsError
+from ..errors import NotFoundError, SettingsError
 from ..library import Library, default_library_path, parse_id
 from ..settings import SETTINGS, Settings, lookup
 from ..types import ScanReport
@@ -167,7 +167,8 @@ def status(
             render.print_status(result)
 
 
-@app.command()
+# A query may begin with an exclusion (`textlens search "-draft invoice"`): not an option.
+@app.command(context_settings={"ignore_unknown_options": True})
 def search(
     query: Annotated[str, typer.Argument(help='Words, "exact phrase", a OR b, -word, prefix*')],
     limit: Annotated[int, typer.Option(help="Most records to show.")] = 20,
@@ -232,6 +233,11 @@ def remove(target: Annotated[str, typer.Argument(help="Record id.")]) -> None:
     """Delete a record and its attachments from the library."""
     with _open() as lib:
         kind, number = parse_id(target)
+        if kind != "record":  # never delete record N when the user named attachment aN
+            raise NotFoundError(
+                f"{target!r} is an attachment id; `textlens remove` takes a record id "
+                "(see `textlens show a<N>` for the record an attachment belongs to)"
+            )
         lib.remove(number)
         render.out.print(f"record {number} removed")
 

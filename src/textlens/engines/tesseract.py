@@ -84,7 +84,10 @@ class TesseractEngine(Engine):
         iterator = api.GetIterator()
         if iterator is not None:
             for item in tesserocr.iterate_level(iterator, level):
-                word = item.GetUTF8Text(level)
+                try:
+                    word = item.GetUTF8Text(level)
+                except RuntimeError:  # a blank page: the iterator points at no word at all
+                    continue
                 box = item.BoundingBox(level)
                 if word and word.strip() and box:
                     words.append(Word(word.strip(), tuple(box), float(item.Confidence(level))))

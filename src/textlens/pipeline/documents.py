@@ -144,10 +144,10 @@ def _open_image(path: str, limits: Limits) -> Image.Image:
 
 
 def _too_many_pixels(pixels: int | None, limits: Limits) -> LimitExceededError:
-    size = f"{pixels / 1e6:.0f} megapixels" if pixels else "too many pixels"
+    size = f"{pixels:,} pixels" if pixels else "too many pixels"
     return LimitExceededError(
         f"the image has {size}, over the max_image_pixels limit of "
-        f"{limits.max_image_pixels / 1e6:.0f} megapixels (a guard against decompression bombs); "
+        f"{limits.max_image_pixels:,} pixels (a guard against decompression bombs); "
         "raise it with `textlens config set max_image_pixels N` if the file is genuine"
     )
 
@@ -177,6 +177,10 @@ def _open_pdf(path: str):  # -> pdfium.PdfDocument
             raise BadFileError(
                 "the PDF is password-protected; save a copy without the password "
                 "(e.g. `qpdf --decrypt --password=... in.pdf out.pdf`) and add that instead"
+            ) from e
+        if getattr(e, "err_code", None) == 0:  # PDFium loads no zero-page PDF, giving no reason
+            raise BadFileError(
+                "the PDF has no pages (its page tree is empty or unreadable); nothing to OCR"
             ) from e
         raise BadFileError(f"cannot open the PDF ({message}); the file is damaged") from e
 

@@ -87,7 +87,7 @@ class Scanner:
             return self.report
         plans = deque(
             _Task("plan", c.sha256, 0, self._plan_job(c))
-            for c in store.contents_to_plan(self.conn, now, shas)
+            for c in store.contents_to_plan(self.conn, now, shas, self.settings.max_attempts)
         )
         pages = deque(self._page_task(p) for p in store.pages_to_run(
             self.conn, now, self.settings.max_attempts, shas))
@@ -149,7 +149,8 @@ class Scanner:
         shas = list(dict.fromkeys(
             [p.sha256 for p in store.pages_to_run(self.conn, now, self.settings.max_attempts,
                                                    only_list)]
-            + [c.sha256 for c in store.contents_to_plan(self.conn, now, only_list)]
+            + [c.sha256 for c in store.contents_to_plan(self.conn, now, only_list,
+                                                         self.settings.max_attempts)]
         ))
         return shas[:limit] if limit else shas
 

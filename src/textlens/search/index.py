@@ -9,6 +9,7 @@ index has committed, so a crash between the two commits is repaired on the next 
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -20,6 +21,10 @@ from ..store import work
 INDEX_DIR = "index"
 TOKENIZER = "textlens"
 TEXT_FIELDS = ("title", "body", "text")
+# Records match as a whole: `all` holds a record's title, body and every page of its attachments,
+# so "a b" finds a record with a on page 1 and b on page 3, and -c drops a record with c anywhere.
+RECORD_FIELDS = ("title", "all")
+PAGE_FIELDS = ("text",)
 # A search-time catch-up must stay short: a big backlog is the scanner's job.
 SEARCH_CATCH_UP_ROWS = 2000
 
@@ -44,6 +49,7 @@ def build_schema() -> tantivy.Schema:
     sb.add_unsigned_field("page", stored=True)
     for name in TEXT_FIELDS:
         sb.add_text_field(name, stored=True, tokenizer_name=TOKENIZER)
+    sb.add_text_field("all", stored=False, tokenizer_name=TOKENIZER)
     return sb.build()
 
 
@@ -54,7 +60,18 @@ class SearchIndex:
         self.path = library_dir / INDEX_DIR
         self.path.mkdir(parents=True, exist_ok=True)
         self.schema = build_schema()
-        self.index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+        # The index is derived data: one written by another textlens version is dropped and
+        # rebuilt from the database (`needs_rebuild`), never a reason to refuse to open.
+        self.needs_rebuild = False
+        try:
+            self.index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+        except ValueError as e:
+            if "schema" not in str(e).lower():
+                raise
+            shutil.rmtree(self.path)
+            self.path.mkdir(parents=True)
+            self.index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+            self.needs_rebuild = True
         self.index.register_tokenizer(TOKENIZER, analyzer())
 
     def searcher(self) -> tantivy.Searcher:
@@ -86,8 +103,14 @@ class SearchIndex:
                 ).fetchall()
                 if not rows:
                     break
+                records: set[int] = set()
                 for kind, ref in dict.fromkeys((r["kind"], r["ref"]) for r in rows):
-                    self._apply(writer, conn, kind, ref)
+                    if kind == "record":
+                        records.add(ref)
+                    else:
+                        records |= self._apply_attachment(writer, conn, ref)[1]
+                for record_id in records:
+                    self._apply_record(writer, conn, record_id)
                 writer.commit()
                 last = rows[-1]["id"]
                 conn.execute("DELETE FROM index_outbox WHERE id <= ?", (last,))
@@ -108,48 +131,68 @@ class SearchIndex:
             writer.delete_all_documents()
             added = 0
             for (record_id,) in conn.execute("SELECT id FROM records").fetchall():
-                added += self._apply(writer, conn, "record", record_id)
+                added += self._apply_record(writer, conn, record_id)
             for (attachment_id,) in conn.execute("SELECT id FROM attachments").fetchall():
-                added += self._apply(writer, conn, "attachment", attachment_id)
+                added += self._apply_attachment(writer, conn, attachment_id)[0]
             writer.commit()
             conn.execute("DELETE FROM index_outbox WHERE id <= ?", (high,))
         finally:
             writer.wait_merging_threads()
         return added
 
-    def _apply(self, writer: tantivy.IndexWriter, conn: sqlite3.Connection, kind: str,
-               ref: int) -> int:
-        """Replace the documents of one record or attachment with what the database holds."""
-        if kind == "record":
-            writer.delete_documents_by_term("key", f"r{ref}")
-            row = conn.execute("SELECT title, body FROM records WHERE id=?", (ref,)).fetchone()
-            if row is None:
-                return 0
-            doc = _document(f"r{ref}", ref, 0, 0)
-            doc.add_text("title", row["title"])
-            doc.add_text("body", row["body"])
-            writer.add_document(doc)
-            return 1
-        writer.delete_documents_by_term("key", f"a{ref}")
-        row = conn.execute(
-            "SELECT record_id, sha256 FROM attachments WHERE id=?", (ref,)
-        ).fetchone()
+    def _apply_record(self, writer: tantivy.IndexWriter, conn: sqlite3.Connection,
+                      record_id: int) -> int:
+        """Replace a record's own document: title, body, and all its attachments' text."""
+        writer.delete_documents_by_term("key", f"r{record_id}")
+        row = conn.execute("SELECT title, body FROM records WHERE id=?", (record_id,)).fetchone()
         if row is None:
             return 0
-        run = work.current_run(conn, row["sha256"])
-        if run is None:
-            return 0
+        doc = _document(f"r{record_id}", record_id, 0, 0)
+        doc.add_text("title", row["title"])
+        doc.add_text("body", row["body"])
+        doc.add_text("all", f"{row['title']}\n{row['body']}")
+        for (sha256,) in conn.execute(
+            "SELECT sha256 FROM attachments WHERE record_id=? ORDER BY id", (record_id,)
+        ).fetchall():
+            for page in _pages(conn, sha256):
+                doc.add_text("all", page)
+        writer.add_document(doc)
+        return 1
+
+    def _apply_attachment(self, writer: tantivy.IndexWriter, conn: sqlite3.Connection,
+                          attachment_id: int) -> tuple[int, set[int]]:
+        """Replace an attachment's page documents; return them and the records to refresh."""
+        writer.delete_documents_by_term("key", f"a{attachment_id}")
+        row = conn.execute(
+            "SELECT record_id, sha256 FROM attachments WHERE id=?", (attachment_id,)
+        ).fetchone()
+        if row is None:
+            return 0, set()  # deleted: its record was queued for refresh with the deletion
         added = 0
-        for page in work.run_pages(conn, run["id"]):
-            text = page["text"] or " ".join(w[0] for w in json.loads(page["words"]))
-            doc = _document(f"a{ref}", row["record_id"], ref, page["page"])
+        for number, text in enumerate(_pages(conn, row["sha256"]), start=1):
+            if not text:
+                continue
+            doc = _document(f"a{attachment_id}", row["record_id"], attachment_id, number)
             doc.add_text("text", text)
             writer.add_document(doc)
             added += 1
-        return added
+        return added, {row["record_id"]}
 
     def doc_count(self) -> int:
         return self.searcher().num_docs
+
+
+def _pages(conn: sqlite3.Connection, sha256: str) -> list[str]:
+    """The text of each page of a content's current run (page 1 first)."""
+    run = work.current_run(conn, sha256)
+    if run is None:
+        return []
+    texts = []
+    for page in work.run_pages(conn, run["id"]):
+        while len(texts) < page["page"] - 1:
+            texts.append("")  # a page that failed: keep the numbering of the ones after it
+        texts.append(page["text"] or " ".join(w[0] for w in json.loads(page["words"])))
+    return texts
 
 
 def _document(key: str, record_id: int, attachment_id: int, page: int) -> tantivy.Document:

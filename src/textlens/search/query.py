@@ -15,10 +15,10 @@ import tantivy
 from rapidfuzz.distance import OSA
 
 from ..errors import QuerySyntaxError
-from .index import TEXT_FIELDS, analyzer
+from .index import analyzer
 
 _TOKEN = re.compile(r'\s*(-?)("([^"]*)("?)|[^\s"]+)')
-FIELD_BOOSTS = {"title": 2.0, "body": 1.0, "text": 1.0}
+FIELD_BOOSTS = {"title": 2.0, "body": 1.0, "all": 1.0, "text": 1.0}
 MIN_PREFIX = 2
 
 
@@ -126,22 +126,34 @@ def _clause(raw: str, *, quoted: bool, query: str) -> Clause | None:
     return Clause(words, prefix=prefix)
 
 
-def to_tantivy(query: ParsedQuery, schema: tantivy.Schema) -> tantivy.Query:
+def to_tantivy(query: ParsedQuery, schema: tantivy.Schema,
+               fields: tuple[str, ...]) -> tantivy.Query:
+    """The whole query (all groups must match, no exclusion may) over ``fields``."""
     Occur = tantivy.Occur
     parts = []
     for group in query.groups:
-        options = [_clause_query(c, schema, query.fuzzy) for c in group]
+        options = [_clause_query(c, schema, fields, query.fuzzy) for c in group]
         either = tantivy.Query.boolean_query([(Occur.Should, q) for q in options])
         parts.append((Occur.Must, either))
     for clause in query.excluded:
-        parts.append((Occur.MustNot, _clause_query(clause, schema, fuzzy=False)))
+        parts.append((Occur.MustNot, _clause_query(clause, schema, fields, fuzzy=False)))
     return tantivy.Query.boolean_query(parts)
 
 
-def _clause_query(clause: Clause, schema: tantivy.Schema, fuzzy: bool) -> tantivy.Query:
+def any_clause(query: ParsedQuery, schema: tantivy.Schema,
+               fields: tuple[str, ...]) -> tantivy.Query:
+    """Any of the query's positive clauses: finds the pages that hold part of a match."""
+    return tantivy.Query.boolean_query(
+        [(tantivy.Occur.Should, _clause_query(c, schema, fields, query.fuzzy))
+         for c in query.positive()]
+    )
+
+
+def _clause_query(clause: Clause, schema: tantivy.Schema, fields: tuple[str, ...],
+                  fuzzy: bool) -> tantivy.Query:
     Q, Occur = tantivy.Query, tantivy.Occur
     per_field = []
-    for name in TEXT_FIELDS:
+    for name in fields:
         if clause.prefix:
             q = Q.regex_query(schema, name, re.escape(clause.words[0]) + ".*")
         elif len(clause.words) > 1:

@@ -8,77 +8,69 @@ import re
 import sqlite3
 from collections import OrderedDict
 
+import tantivy
+
 from ..store import work
 from ..types import AttachmentHit, Box, PageHit, SearchHit, SearchResults
-from .index import SearchIndex
-from .query import Matcher, parse, to_tantivy, word_tokens
+from .index import PAGE_FIELDS, RECORD_FIELDS, SearchIndex
+from .query import Matcher, any_clause, parse, to_tantivy, word_tokens
 
 SNIPPET_CHARS = 200
 _WORD = re.compile(r"\S+")
 PAGES_PER_ATTACHMENT = 10  # a 300-page PDF lists its best pages, not all of them
+PAGES_PER_RECORD = 50
 
 
 def search(
     index: SearchIndex, conn: sqlite3.Connection, text: str, *, limit: int = 20,
     fuzzy: bool = False,
 ) -> SearchResults:
+    """Records matching ``text`` as a whole (title, body and attachments together), best first;
+    then, inside each, the pages that hold the matching words."""
     parsed = parse(text, fuzzy=fuzzy)
-    query = to_tantivy(parsed, index.schema)
     searcher = index.searcher()
     matcher = Matcher(parsed)
-
-    # Documents are pages and record texts; gather enough of them to fill `limit` records.
-    fetch = max(limit * 5, 50)
-    groups: OrderedDict[int, list[tuple[float, dict]]] = OrderedDict()
-    while True:
-        result = searcher.search(query, fetch, count=True)
-        groups.clear()
-        for score, address in result.hits:
-            doc = searcher.doc(address)
-            record_id = doc["record_id"][0]
-            groups.setdefault(record_id, []).append((score, {
-                "attachment_id": doc["attachment_id"][0], "page": doc["page"][0],
-                "text": (doc.get_first("text") or doc.get_first("body") or ""),
-                "title": doc.get_first("title") or "",
-            }))
-        if len(groups) >= limit or len(result.hits) >= result.count or fetch >= 20_000:
-            break
-        fetch *= 4
-    total = _count_records(searcher, query, result.count, len(groups), len(result.hits))
-
-    hits = [_record_hit(conn, rid, docs, matcher) for rid, docs in list(groups.items())[:limit]]
-    return SearchResults(query=text, total=total, fuzzy=fuzzy,
-                         results=[h for h in hits if h is not None])
+    record_query = to_tantivy(parsed, index.schema, RECORD_FIELDS)
+    found = searcher.search(record_query, max(limit, 1), count=True)
+    page_query = any_clause(parsed, index.schema, PAGE_FIELDS)
+    hits = []
+    for score, address in found.hits[:limit]:
+        record_id = searcher.doc(address)["record_id"][0]
+        hit = _record_hit(conn, index, searcher, page_query, record_id, score, matcher)
+        if hit is not None:
+            hits.append(hit)
+    return SearchResults(query=text, total=found.count, fuzzy=fuzzy, results=hits)
 
 
-def _count_records(searcher, query, doc_count: int, seen: int, fetched: int) -> int:
-    if fetched >= doc_count:
-        return seen  # every matching document was read: exact
-    aggregation = searcher.aggregate(query, {"n": {"cardinality": {"field": "record_id"}}})
-    return int(aggregation["n"]["value"])
-
-
-def _record_hit(conn: sqlite3.Connection, record_id: int, docs: list[tuple[float, dict]],
+def _record_hit(conn: sqlite3.Connection, index: SearchIndex, searcher: tantivy.Searcher,
+                page_query: tantivy.Query, record_id: int, score: float,
                 matcher: Matcher) -> SearchHit | None:
     row = conn.execute("SELECT title, body FROM records WHERE id=?", (record_id,)).fetchone()
     if row is None:
         return None  # deleted since the index last caught up
-    record_snippet = None
-    record_matched = False
+    own_text = f"{row['title']}\n{row['body']}"
+    record_matched = any(matcher.marks([word_tokens(w) for w in own_text.split()]))
+    record_snippet = snippet(row["body"], matcher) if record_matched and row["body"] else None
+
+    in_record = tantivy.Query.term_query(index.schema, "record_id", record_id)
+    pages = searcher.search(
+        tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, page_query), (tantivy.Occur.Must, in_record)]
+        ),
+        PAGES_PER_RECORD,
+    )
     by_attachment: OrderedDict[int, list[tuple[float, int]]] = OrderedDict()
-    for score, doc in docs:
-        if doc["attachment_id"] == 0:
-            record_matched = True
-            record_snippet = snippet(row["body"] or row["title"], matcher)
-        else:
-            by_attachment.setdefault(doc["attachment_id"], []).append((score, doc["page"]))
+    for page_score, address in pages.hits:
+        doc = searcher.doc(address)
+        by_attachment.setdefault(doc["attachment_id"][0], []).append(
+            (page_score, doc["page"][0]))
     attachments = []
-    for attachment_id, pages in by_attachment.items():
-        hit = _attachment_hit(conn, attachment_id, pages, matcher)
+    for attachment_id, page_hits in by_attachment.items():
+        hit = _attachment_hit(conn, attachment_id, page_hits, matcher)
         if hit:
             attachments.append(hit)
     return SearchHit(
-        record_id=record_id, title=row["title"], score=docs[0][0],
+        record_id=record_id, title=row["title"], score=score,
         record_matched=record_matched, snippet=record_snippet, attachments=attachments,
     )
 

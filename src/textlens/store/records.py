@@ -75,8 +75,11 @@ def touch_attachment_mtime(conn: sqlite3.Connection, attachment_id: int, mtime: 
 
 
 def delete_attachment(conn: sqlite3.Connection, attachment_id: int) -> None:
+    row = conn.execute("SELECT record_id FROM attachments WHERE id=?", (attachment_id,)).fetchone()
     conn.execute("DELETE FROM attachments WHERE id=?", (attachment_id,))
     enqueue_index(conn, "attachment", attachment_id)
+    if row:
+        enqueue_index(conn, "record", row["record_id"])
 
 
 def delete_record(conn: sqlite3.Connection, record_id: int) -> None:

@@ -67,7 +67,8 @@ def _split_path(value: str | None) -> tuple[str, bool]:
 
 
 def contents_to_plan(
-    conn: sqlite3.Connection, now: float, only: Iterable[str] | None = None
+    conn: sqlite3.Connection, now: float, only: Iterable[str] | None = None,
+    max_attempts: int | None = None,
 ) -> list[ContentTodo]:
     sql = (
         f"SELECT c.sha256, c.mime, c.engine, c.languages, {_path_select()} AS loc FROM contents c"
@@ -75,6 +76,9 @@ def contents_to_plan(
         " AND EXISTS (SELECT 1 FROM attachments a WHERE a.sha256 = c.sha256)"
     )
     args: list[Any] = [now]
+    if max_attempts is not None:  # a file that failed for good waits for `textlens ocr`
+        sql += " AND (c.state <> 'failed' OR c.attempts < ?)"
+        args.append(max_attempts)
     if only is not None:
         shas = list(only)
         sql += f" AND c.sha256 IN ({','.join('?' * len(shas))})"

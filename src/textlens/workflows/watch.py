@@ -7,6 +7,7 @@ what happened while nothing was watching.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ def sync_folder(lib: Library, folder: Path) -> dict[str, int]:
     root = folder.expanduser().resolve()
     source = f"watch:{root}"
     known = {row["path"]: row for row in rec.attachments_with_source(lib.conn, source)}
+    library_dir = lib.path.resolve()  # a library kept inside the folder must not add itself
     now = time.time()
     seen: set[str] = set()
     counts = {"added": 0, "updated": 0, "removed": 0, "waiting": 0}
@@ -36,6 +38,8 @@ def sync_folder(lib: Library, folder: Path) -> dict[str, int]:
         if not path.is_file() or any(p.startswith(".") for p in path.relative_to(root).parts):
             continue
         key = str(path.resolve())
+        if Path(key).is_relative_to(library_dir):
+            continue
         seen.add(key)
         try:
             stat = path.stat()
@@ -62,10 +66,14 @@ def sync_folder(lib: Library, folder: Path) -> dict[str, int]:
 
 
 class _Changed(FileSystemEventHandler):
-    def __init__(self) -> None:
+    def __init__(self, ignore: Path) -> None:
         self.event = threading.Event()
+        self.ignore = str(ignore)  # the library's own folder: its writes are not changes
 
     def on_any_event(self, event: Any) -> None:
+        paths = [str(event.src_path), str(getattr(event, "dest_path", "") or "")]
+        if all(not p or p == self.ignore or p.startswith(self.ignore + os.sep) for p in paths):
+            return
         self.event.set()
 
 
@@ -77,7 +85,7 @@ def watch_folder(
     root = folder.expanduser().resolve()
     if not root.is_dir():
         raise NotFoundError(f"{root} is not a folder")
-    handler = _Changed()
+    handler = _Changed(lib.path.resolve())
     observer = Observer()
     observer.schedule(handler, str(root), recursive=True)
     observer.start()
