@@ -13,8 +13,7 @@ from pathlib import Path
 
 from textlens import Library
 from textlens.store import records as rec
-from textlens.store import transaction
-from textlens.store import work
+from textlens.store import transaction, work
 from textlens.types import PageResult, Word
 
 COMMON = ("the of and to in a is that for it as was with be by on not he this are or his "

@@ -80,17 +80,13 @@ class Scanner:
         with transaction(self.conn):
             store.reset_running(self.conn)
         now = time.time()
-        shas = self._select(now, limit, only)
-        if not shas:
+        page_todo, plan_todo = self._select(now, limit, only)
+        if not (page_todo or plan_todo):
             self.catch_up_index()
             self.report.seconds = time.perf_counter() - started
             return self.report
-        plans = deque(
-            _Task("plan", c.sha256, 0, self._plan_job(c))
-            for c in store.contents_to_plan(self.conn, now, shas, self.settings.max_attempts)
-        )
-        pages = deque(self._page_task(p) for p in store.pages_to_run(
-            self.conn, now, self.settings.max_attempts, shas))
+        plans = deque(_Task("plan", c.sha256, 0, self._plan_job(c)) for c in plan_todo)
+        pages = deque(self._page_task(p) for p in page_todo)
         total = len(pages) + len(plans)
         done = 0
         self.on_progress(done, total)
@@ -143,16 +139,20 @@ class Scanner:
         self.report.seconds = time.perf_counter() - started
         return self.report
 
-    def _select(self, now: float, limit: int | None, only: Iterable[str] | None) -> list[str]:
-        """The contents this run works on: planned ones with pages due first, then new ones."""
+    def _select(
+        self, now: float, limit: int | None, only: Iterable[str] | None
+    ) -> tuple[list[store.PageTodo], list[store.ContentTodo]]:
+        """The work of this run: pages due (of files already opened), then files to open;
+        with ``limit``, only the first ``limit`` files of that order."""
         only_list = list(only) if only is not None else None
-        shas = list(dict.fromkeys(
-            [p.sha256 for p in store.pages_to_run(self.conn, now, self.settings.max_attempts,
-                                                   only_list)]
-            + [c.sha256 for c in store.contents_to_plan(self.conn, now, only_list,
-                                                         self.settings.max_attempts)]
-        ))
-        return shas[:limit] if limit else shas
+        pages = store.pages_to_run(self.conn, now, self.settings.max_attempts, only_list)
+        plans = store.contents_to_plan(self.conn, now, only_list, self.settings.max_attempts)
+        if limit:
+            chosen = set(list(dict.fromkeys(
+                [p.sha256 for p in pages] + [c.sha256 for c in plans]))[:limit])
+            pages = [p for p in pages if p.sha256 in chosen]
+            plans = [c for c in plans if c.sha256 in chosen]
+        return pages, plans
 
     def _plan_job(self, content: store.ContentTodo) -> PlanJob:
         return PlanJob(

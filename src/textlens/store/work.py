@@ -80,9 +80,8 @@ def contents_to_plan(
         sql += " AND (c.state <> 'failed' OR c.attempts < ?)"
         args.append(max_attempts)
     if only is not None:
-        shas = list(only)
-        sql += f" AND c.sha256 IN ({','.join('?' * len(shas))})"
-        args += shas
+        sql += " AND c.sha256 IN (SELECT value FROM json_each(?))"
+        args.append(json.dumps(list(only)))
     sql += " ORDER BY c.rowid"
     todo = []
     for row in conn.execute(sql, args):
@@ -106,9 +105,8 @@ def pages_to_run(
     )
     args: list[Any] = [max_attempts, now]
     if only is not None:
-        shas = list(only)
-        sql += f" AND p.sha256 IN ({','.join('?' * len(shas))})"
-        args += shas
+        sql += " AND p.sha256 IN (SELECT value FROM json_each(?))"
+        args.append(json.dumps(list(only)))
     sql += " ORDER BY c.rowid, p.page"
     todo = []
     for row in conn.execute(sql, args):
