@@ -62,7 +62,7 @@ def run_textlens(images: list[Path], library: Path, workers: int) -> tuple[float
     cli = textlens_cli()
     subprocess.run([cli, "-L", str(library), "init"], check=True, stdout=subprocess.DEVNULL)
     subprocess.run([cli, "-L", str(library), "add", "--link", *map(str, images)],
-                   check=True, stdout=subprocess.DEVNULL)
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     started = time.perf_counter()
     subprocess.run([cli, "-L", str(library), "--set", f"workers={workers}", "scan", "--json"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -22,7 +22,7 @@ from .search import SearchIndex
 from .search import search as run_search
 from .search.index import SEARCH_CATCH_UP_ROWS
 from .settings import CONFIG_FILE, Settings
-from .store import DB_FILE, connect, transaction, work
+from .store import DB_FILE, connect, transaction, wordboxes, work
 from .store import records as rec
 from .types import AttachmentInfo, RecordInfo, ScanReport, SearchResults
 
@@ -211,7 +211,7 @@ class Library:
         pages = [
             {"page": p["page"], "method": p["method"], "width": p["width"],
              "height": p["height"], "confidence": p["confidence"], "text": p["text"],
-             "words": len(json.loads(p["words"]))}
+             "words": len(wordboxes.texts(p["words"]))}
             for p in work.run_pages(self.conn, run["id"])
         ]
         details = {k: run[k] for k in ("id", "source", "engine", "engine_version", "model",

@@ -281,7 +281,7 @@ def engines(json_: JsonOpt = False) -> None:
             for r in rows:
                 mark = "[green]ok[/]" if r["available"] else "[red]unavailable[/]"
                 render.out.print(f"{r['name']} {r['version']} ({r['origin']}): {mark} — "
-                                 f"{escape(r['detail'])}")
+                                 f"{escape(str(r['detail']))}")
 
 
 def _library_exists() -> bool:

@@ -27,8 +27,12 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
+_BOX = re.compile(r"\[\s+(-?\d+),\s+(-?\d+),\s+(-?\d+),\s+(-?\d+)\s+\]")
+
+
 def print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    print(_BOX.sub(r"[\1, \2, \3, \4]", text))  # a box on one line: [x0, y0, x1, y1]
 
 
 class PagesPerSecond(ProgressColumn):

@@ -26,8 +26,7 @@ def search_path() -> list[Path]:
         pass
     places += [Path(p) for p in sorted(glob.glob("/usr/share/tesseract-ocr/*/tessdata"))]
     places.append(Path("/usr/share/tessdata"))
-    seen: set[Path] = set()
-    return [p for p in places if not (p in seen or seen.add(p))]
+    return list(dict.fromkeys(places))  # first occurrence wins, order kept
 
 
 def available_languages() -> dict[str, Path]:

@@ -218,7 +218,8 @@ def _render_pdf_page(path: str, page: int, limits: Limits) -> Image.Image:
         if not 1 <= page <= len(pdf):
             raise BadFileError(f"the PDF has no page {page}")
         pdf_page = pdf[page - 1]
-        scale = _render_scale(*pdf_page.get_size(), limits)
+        width_pt, height_pt = pdf_page.get_size()
+        scale = _render_scale(width_pt, height_pt, limits)
         # Grayscale: Tesseract binarises anyway, and it is a third of the bytes to move.
         bitmap = pdf_page.render(scale=scale, grayscale=True, may_draw_forms=True)
         return _normalise_mode(bitmap.to_pil())

@@ -61,7 +61,7 @@ class Scanner:
         conn: sqlite3.Connection,
         settings: Settings,
         resolve_path: Callable[[str, bool], str],
-        catch_up_index: Callable[[], None],
+        catch_up_index: Callable[[], object],
         on_progress: ProgressCallback | None = None,
     ):
         self.conn = conn

@@ -8,7 +8,6 @@ index has committed, so a crash between the two commits is repaired on the next 
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import tantivy
 
 from ..errors import BusyError
-from ..store import work
+from ..store import wordboxes, work
 
 INDEX_DIR = "index"
 TOKENIZER = "textlens"
@@ -187,11 +186,11 @@ def _pages(conn: sqlite3.Connection, sha256: str) -> list[str]:
     run = work.current_run(conn, sha256)
     if run is None:
         return []
-    texts = []
+    texts: list[str] = []
     for page in work.run_pages(conn, run["id"]):
         while len(texts) < page["page"] - 1:
             texts.append("")  # a page that failed: keep the numbering of the ones after it
-        texts.append(page["text"] or " ".join(w[0] for w in json.loads(page["words"])))
+        texts.append(page["text"] or " ".join(wordboxes.texts(page["words"])))
     return texts
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import tantivy
 from rapidfuzz.distance import OSA
@@ -157,7 +158,7 @@ def _clause_query(clause: Clause, schema: tantivy.Schema, fields: tuple[str, ...
         if clause.prefix:
             q = Q.regex_query(schema, name, re.escape(clause.words[0]) + ".*")
         elif len(clause.words) > 1:
-            q = Q.phrase_query(schema, name, clause.words)
+            q = Q.phrase_query(schema, name, list[Any](clause.words))
         else:
             word = clause.words[0]
             q = Q.term_query(schema, name, word)
@@ -189,19 +190,32 @@ class Matcher:
                 if query.fuzzy and fuzzy_distance(word):
                     self.fuzzy.append((word, fuzzy_distance(word)))
 
+        # Search results mark every word of every listed page: remember each verdict, since
+        # page text repeats the same words over and over.
+        self._word_hits: dict[str, bool] = {}
+
     def term_matches(self, token: str) -> bool:
         if token in self.exact or any(token.startswith(p) for p in self.prefixes):
             return True
         return any(OSA.distance(token, w, score_cutoff=d) <= d for w, d in self.fuzzy)
 
-    def marks(self, token_lists: list[list[str]] | list[tuple[str, ...]]) -> list[bool]:
-        """For a sequence of words (each already split into index tokens), which ones matched."""
-        flat: list[tuple[int, str]] = [(i, t) for i, ts in enumerate(token_lists) for t in ts]
-        marked = [any(self.term_matches(t) for t in ts) for ts in token_lists]
-        for phrase in self.phrases:
-            n = len(phrase)
-            for start in range(len(flat) - n + 1):
-                if all(flat[start + k][1] == phrase[k] for k in range(n)):
-                    for k in range(n):
-                        marked[flat[start + k][0]] = True
+    def word_matches(self, word: str) -> bool:
+        """Whether a raw word of page text (e.g. ``"Cladonia,"``) is a hit on its own."""
+        hit = self._word_hits.get(word)
+        if hit is None:
+            hit = self._word_hits[word] = any(self.term_matches(t) for t in word_tokens(word))
+        return hit
+
+    def marks(self, words: list[str]) -> list[bool]:
+        """For a sequence of raw words (in reading order), which ones are hits."""
+        hits = self._word_hits
+        marked = [hits[w] if w in hits else self.word_matches(w) for w in words]
+        if self.phrases:
+            flat = [(i, t) for i, w in enumerate(words) for t in word_tokens(w)]
+            for phrase in self.phrases:
+                n = len(phrase)
+                for start in range(len(flat) - n + 1):
+                    if all(flat[start + k][1] == phrase[k] for k in range(n)):
+                        for k in range(n):
+                            marked[flat[start + k][0]] = True
         return marked

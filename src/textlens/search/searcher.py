@@ -4,19 +4,17 @@ matched, a snippet with the hits marked, and the boxes of the matching words on 
 from __future__ import annotations
 
 import html
-import re
 import sqlite3
 from collections import OrderedDict
 
 import tantivy
 
-from ..store import work
+from ..store import wordboxes, work
 from ..types import AttachmentHit, Box, PageHit, SearchHit, SearchResults
 from .index import PAGE_FIELDS, RECORD_FIELDS, SearchIndex
-from .query import Matcher, any_clause, parse, to_tantivy, word_tokens
+from .query import Matcher, any_clause, parse, to_tantivy
 
 SNIPPET_CHARS = 200
-_WORD = re.compile(r"\S+")
 PAGES_PER_ATTACHMENT = 10  # a 300-page PDF lists its best pages, not all of them
 PAGES_PER_RECORD = 50
 
@@ -39,7 +37,8 @@ def search(
         hit = _record_hit(conn, index, searcher, page_query, record_id, score, matcher)
         if hit is not None:
             hits.append(hit)
-    return SearchResults(query=text, total=found.count, fuzzy=fuzzy, results=hits)
+    total = found.count  # type: ignore[attr-defined]  # present at run time; missing in stubs
+    return SearchResults(query=text, total=int(total), fuzzy=fuzzy, results=hits)
 
 
 def _record_hit(conn: sqlite3.Connection, index: SearchIndex, searcher: tantivy.Searcher,
@@ -49,8 +48,11 @@ def _record_hit(conn: sqlite3.Connection, index: SearchIndex, searcher: tantivy.
     if row is None:
         return None  # deleted since the index last caught up
     own_text = f"{row['title']}\n{row['body']}"
-    record_matched = any(matcher.marks([word_tokens(w) for w in own_text.split()]))
-    record_snippet = snippet(row["body"], matcher) if record_matched and row["body"] else None
+    record_matched = any(matcher.marks(own_text.split()))
+    record_snippet = None
+    if record_matched and row["body"]:
+        body_words = row["body"].split()
+        record_snippet = snippet(body_words, matcher.marks(body_words))
 
     in_record = tantivy.Query.term_query(index.schema, "record_id", record_id)
     pages = searcher.search(
@@ -85,50 +87,49 @@ def _attachment_hit(conn: sqlite3.Connection, attachment_id: int,
     run = work.current_run(conn, row["sha256"])
     if run is None:
         return None
-    best = sorted(pages, key=lambda p: -p[0])[:PAGES_PER_ATTACHMENT]
+    best = sorted(page for _, page in sorted(pages, key=lambda p: -p[0])[:PAGES_PER_ATTACHMENT])
+    rows = conn.execute(
+        "SELECT page, text, words, boxes FROM ocr_pages WHERE run_id=? AND page IN"
+        f" ({','.join('?' * len(best))}) ORDER BY page",
+        (run["id"], *best),
+    ).fetchall()
     hits = []
-    for _, page in sorted(best, key=lambda p: p[1]):
-        page_row = conn.execute(
-            "SELECT text, words FROM ocr_pages WHERE run_id=? AND page=?", (run["id"], page)
-        ).fetchone()
-        if page_row is None:
-            continue
-        words = work.page_words(conn, run["id"], page)
-        marks = matcher.marks([word_tokens(w.text) for w in words])
-        boxes: list[Box] = [w.box for w, hit in zip(words, marks, strict=True) if hit]
-        hits.append(PageHit(page=page, snippet=snippet(page_row["text"], matcher), boxes=boxes))
+    for page_row in rows:
+        words = wordboxes.texts(page_row["words"])
+        if not words:  # an engine that gave text but no words: no boxes, snippet from text
+            words = page_row["text"].split()
+        marks = matcher.marks(words)
+        numbers = wordboxes.boxes(page_row["boxes"])
+        boxes: list[Box] = [
+            (numbers[5 * i], numbers[5 * i + 1], numbers[5 * i + 2], numbers[5 * i + 3])
+            for i, hit in enumerate(marks) if hit and 5 * i + 3 < len(numbers)
+        ]
+        hits.append(PageHit(page=page_row["page"], snippet=snippet(words, marks), boxes=boxes))
     return AttachmentHit(id=attachment_id, name=row["name"], pages=hits)
 
 
-def snippet(text: str, matcher: Matcher, width: int = SNIPPET_CHARS) -> str:
-    """The part of ``text`` with the most hits, HTML-escaped, hits wrapped in <b>...</b>."""
-    spans = [(m.start(), m.end()) for m in _WORD.finditer(text)]
-    marks = matcher.marks([word_tokens(text[a:b]) for a, b in spans])
-    hit_starts = [spans[i][0] for i, hit in enumerate(marks) if hit]
+def snippet(words: list[str], marks: list[bool], width: int = SNIPPET_CHARS) -> str:
+    """About ``width`` characters of ``words`` around the densest run of hits, HTML-escaped,
+    with each hit wrapped in <b>...</b>."""
+    hit_at = [i for i, hit in enumerate(marks) if hit]
     start = 0
-    if hit_starts:
-        # Slide a window over the hits and keep the one covering most of them.
-        best_count, start = 0, hit_starts[0]
-        for i, s in enumerate(hit_starts):
-            count = sum(1 for t in hit_starts[i:] if t < s + width)
+    if hit_at:
+        # The window (in words) that starts at a hit and covers the most hits wins; it opens a
+        # few words before that hit so the reader sees some context.
+        best_count, best_start, end_chars = 0, hit_at[0], 0
+        for n, first in enumerate(hit_at):
+            end_chars, last = 0, first
+            while last < len(words) and end_chars < width:
+                end_chars += len(words[last]) + 1
+                last += 1
+            count = sum(1 for h in hit_at[n:] if h < last)
             if count > best_count:
-                best_count, start = count, s
-        start = max(0, start - width // 4)
-        # Begin at a word boundary.
-        while start > 0 and not text[start - 1].isspace():
-            start -= 1
-    end = min(len(text), start + width)
-    while end < len(text) and not text[end].isspace():
-        end += 1
-    out = []
-    cursor = start
-    for (a, b), hit in zip(spans, marks, strict=True):
-        if b <= start or a >= end:
-            continue
-        out.append(html.escape(text[cursor:a]))
-        word = html.escape(text[a:b])
-        out.append(f"<b>{word}</b>" if hit else word)
-        cursor = b
-    out.append(html.escape(text[cursor:end]))
-    body = " ".join("".join(out).split())
-    return ("… " if start > 0 else "") + body + (" …" if end < len(text) else "")
+                best_count, best_start = count, first
+        start = max(0, best_start - 6)
+    out, used, i = [], 0, start
+    while i < len(words) and used < width:
+        word = html.escape(words[i])
+        out.append(f"<b>{word}</b>" if marks[i] else word)
+        used += len(words[i]) + 1
+        i += 1
+    return ("… " if start > 0 else "") + " ".join(out) + (" …" if i < len(words) else "")

@@ -82,7 +82,8 @@ MIGRATIONS: list[str] = [
         method TEXT NOT NULL,
         text TEXT NOT NULL,
         confidence REAL,
-        words TEXT NOT NULL,              -- JSON [[text, x0, y0, x1, y1, conf], ...]
+        words TEXT NOT NULL,              -- the words, joined by newlines (see wordboxes.py)
+        boxes BLOB NOT NULL,              -- their boxes and confidences, packed int32
         PRIMARY KEY (run_id, page)
     ) WITHOUT ROWID;
 

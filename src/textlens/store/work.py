@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..types import PageResult, Word
+from . import wordboxes
 from .records import enqueue_index
 
 STATES = ("pending", "running", "done", "failed", "skipped")
@@ -181,13 +182,13 @@ def mark_running(conn: sqlite3.Connection, keys: Iterable[tuple[str, int]]) -> N
 def store_page_result(
     conn: sqlite3.Connection, run_id: int, sha256: str, page: int, result: PageResult
 ) -> None:
-    words = [[w.text, *w.box, round(w.confidence, 1)] for w in result.words]
+    words, boxes = wordboxes.encode(result.words)
     conn.execute(
         "INSERT OR REPLACE INTO ocr_pages (run_id, page, width, height, rotation, method, text,"
-        " confidence, words) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " confidence, words, boxes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             run_id, page, result.width, result.height, result.rotation, result.method,
-            result.text, result.confidence, json.dumps(words, ensure_ascii=False),
+            result.text, result.confidence, words, boxes,
         ),
     )
     conn.execute(
@@ -293,11 +294,9 @@ def run_pages(conn: sqlite3.Connection, run_id: int) -> list[sqlite3.Row]:
 
 def page_words(conn: sqlite3.Connection, run_id: int, page: int) -> list[Word]:
     row = conn.execute(
-        "SELECT words FROM ocr_pages WHERE run_id=? AND page=?", (run_id, page)
+        "SELECT words, boxes FROM ocr_pages WHERE run_id=? AND page=?", (run_id, page)
     ).fetchone()
-    if not row:
-        return []
-    return [Word(w[0], (w[1], w[2], w[3], w[4]), w[5]) for w in json.loads(row["words"])]
+    return wordboxes.decode(row["words"], row["boxes"]) if row else []
 
 
 def status_counts(conn: sqlite3.Connection) -> dict[str, Any]:

@@ -1,0 +1,48 @@
+"""Compact storage of a page's words and boxes.
+
+Words are kept as one string (words joined by newlines) and their boxes as packed 32-bit
+integers (x0, y0, x1, y1, confidence x 10 per word). Compared with JSON this is smaller and,
+above all, fast to read back: search results decode the words of every listed page.
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+
+from ..types import Word
+
+_FIELDS = 5
+
+
+def encode(words: list[Word]) -> tuple[str, bytes]:
+    # A word never holds a newline (engines split on white space); make sure of it.
+    texts = "\n".join(w.text.replace("\n", " ") for w in words)
+    numbers = array("i")
+    for w in words:
+        numbers.extend((*w.box, round(w.confidence * 10)))
+    if sys.byteorder == "big":
+        numbers.byteswap()  # stored little-endian, so a library moves between machines
+    return texts, numbers.tobytes()
+
+
+def texts(words: str) -> list[str]:
+    return words.split("\n") if words else []
+
+
+def boxes(blob: bytes) -> array:
+    """The flat integer array: word i's box is ``[5*i : 5*i+4]``, its confidence x10 at +4."""
+    numbers = array("i")
+    numbers.frombytes(blob)
+    if sys.byteorder == "big":
+        numbers.byteswap()
+    return numbers
+
+
+def decode(words: str, blob: bytes) -> list[Word]:
+    numbers = boxes(blob)
+    return [
+        Word(text, (numbers[i * _FIELDS], numbers[i * _FIELDS + 1], numbers[i * _FIELDS + 2],
+                    numbers[i * _FIELDS + 3]), numbers[i * _FIELDS + 4] / 10)
+        for i, text in enumerate(texts(words))
+    ]
