@@ -8,11 +8,15 @@ that snippets and word boxes can be located on the page.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
+from operator import add
 from typing import Any
 
 import tantivy
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from ..errors import QuerySyntaxError
@@ -21,6 +25,8 @@ from .index import analyzer
 _TOKEN = re.compile(r'\s*(-?)("([^"]*)("?)|[^\s"]+)')
 FIELD_BOOSTS = {"title": 2.0, "body": 1.0, "all": 1.0, "text": 1.0}
 MIN_PREFIX = 2
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_ALNUM = re.compile(r"[^\W_]+")
 
 
 def fuzzy_distance(term: str) -> int:
@@ -57,6 +63,11 @@ class ParsedQuery:
 
 
 _ANALYZER = analyzer()
+
+
+def word_ends(words: list[str]) -> list[int]:
+    """For words joined by one separator each, the offset just past each word."""
+    return list(map(add, accumulate(map(len, words)), range(len(words))))
 
 
 @lru_cache(maxsize=200_000)
@@ -190,14 +201,27 @@ class Matcher:
                 if query.fuzzy and fuzzy_distance(word):
                     self.fuzzy.append((word, fuzzy_distance(word)))
 
-        # Search results mark every word of every listed page: remember each verdict, since
-        # page text repeats the same words over and over.
+        # Search results mark every word of every listed page, so this must be quick:
+        # - each raw word's verdict is remembered (page text repeats the same words);
+        # - only words that contain a term (ignoring case), found by one regex over the whole
+        #   page, and non-ASCII words (which need accent folding) are examined one by one;
+        # - fuzzy terms are first expanded to the page's own words that are near enough,
+        #   found by rapidfuzz in one call, and then treated like exact terms.
         self._word_hits: dict[str, bool] = {}
+        self._static = sorted(self.exact | set(self.prefixes), key=len, reverse=True)
+        self._near: set[str] = set()
+        self._patterns: dict[frozenset[tuple[str, bool]], re.Pattern[str] | None] = {}
+        self._phrase_starts = re.compile(
+            "|".join(re.escape(p[0]) for p in self.phrases), re.I) if self.phrases else None
 
     def term_matches(self, token: str) -> bool:
         if token in self.exact or any(token.startswith(p) for p in self.prefixes):
             return True
-        return any(OSA.distance(token, w, score_cutoff=d) <= d for w, d in self.fuzzy)
+        for term, distance in self.fuzzy:
+            if abs(len(token) - len(term)) <= distance and \
+                    OSA.distance(token, term, score_cutoff=distance) <= distance:
+                return True
+        return False
 
     def word_matches(self, word: str) -> bool:
         """Whether a raw word of page text (e.g. ``"Cladonia,"``) is a hit on its own."""
@@ -206,16 +230,62 @@ class Matcher:
             hit = self._word_hits[word] = any(self.term_matches(t) for t in word_tokens(word))
         return hit
 
-    def marks(self, words: list[str]) -> list[bool]:
-        """For a sequence of raw words (in reading order), which ones are hits."""
-        hits = self._word_hits
-        marked = [hits[w] if w in hits else self.word_matches(w) for w in words]
-        if self.phrases:
-            flat = [(i, t) for i, w in enumerate(words) for t in word_tokens(w)]
-            for phrase in self.phrases:
-                n = len(phrase)
-                for start in range(len(flat) - n + 1):
-                    if all(flat[start + k][1] == phrase[k] for k in range(n)):
-                        for k in range(n):
-                            marked[flat[start + k][0]] = True
+    def _needles(self, joined: str) -> re.Pattern[str] | None:
+        """A regex finding every place on this page where a hit can start."""
+        needles = {(n, n in self.prefixes) for n in self._static}
+        if self.fuzzy:
+            tokens = list(set(_ALNUM.findall(joined.lower())))
+            for term, distance in self.fuzzy:
+                for near, _, _ in process.extract(term, tokens, scorer=OSA.distance,
+                                                  score_cutoff=distance, limit=None):
+                    needles.add((near, False))
+        key = frozenset(needles)
+        if key not in self._patterns:
+            # A term must start a token (not follow a letter or digit); an exact term must also
+            # end one, so `a` finds the word "a", not every word with an a in it.
+            ordered = sorted(key, key=lambda n: -len(n[0]))
+            self._patterns[key] = re.compile("|".join(
+                r"(?<![^\W_])" + re.escape(text) + ("" if prefix else r"(?![^\W_])")
+                for text, prefix in ordered), re.I) if ordered else None
+        return self._patterns[key]
+
+    def marks(self, words: list[str], ends: list[int] | None = None) -> list[bool]:
+        """For a sequence of raw words (in reading order), which ones are hits.
+
+        ``ends`` (from ``word_ends``) may be passed in when the caller has it already."""
+        marked = [False] * len(words)
+        joined = "\n".join(words)
+        needles = self._needles(joined)
+        ascii_page = joined.isascii()
+        if needles is None and self._phrase_starts is None and ascii_page:
+            return marked
+        ends = ends if ends is not None else word_ends(words)
+        non_ascii = set() if ascii_page else {
+            bisect_left(ends, m.start()) for m in _NON_ASCII.finditer(joined)}
+        candidates = set(non_ascii)
+        if needles is not None:
+            candidates |= {bisect_left(ends, m.start()) for m in needles.finditer(joined)}
+        for i in candidates:
+            marked[i] = self.word_matches(words[i])
+        if self._phrase_starts is not None:
+            starts = non_ascii | {
+                bisect_left(ends, m.start()) for m in self._phrase_starts.finditer(joined)}
+            for i in sorted(starts):
+                self._mark_phrases_at(words, i, marked)
         return marked
+
+    def _mark_phrases_at(self, words: list[str], i: int, marked: list[bool]) -> None:
+        """Mark every phrase whose first word begins among the tokens of ``words[i]``."""
+        longest = max(len(p) for p in self.phrases)
+        flat: list[tuple[int, str]] = []  # (word index, token), enough tokens for any phrase
+        j = i
+        while j < len(words) and len(flat) < longest + len(word_tokens(words[i])):
+            flat += [(j, t) for t in word_tokens(words[j])]
+            j += 1
+        first_tokens = len(word_tokens(words[i]))
+        for phrase in self.phrases:
+            n = len(phrase)
+            for start in range(min(first_tokens, len(flat) - n + 1)):
+                if all(flat[start + k][1] == phrase[k] for k in range(n)):
+                    for k in range(n):
+                        marked[flat[start + k][0]] = True

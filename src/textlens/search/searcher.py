@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import html
 import sqlite3
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
+from itertools import compress
 
 import tantivy
 
 from ..store import wordboxes, work
 from ..types import AttachmentHit, Box, PageHit, SearchHit, SearchResults
 from .index import PAGE_FIELDS, RECORD_FIELDS, SearchIndex
-from .query import Matcher, any_clause, parse, to_tantivy
+from .query import Matcher, any_clause, parse, to_tantivy, word_ends
 
 SNIPPET_CHARS = 200
 PAGES_PER_ATTACHMENT = 10  # a 300-page PDF lists its best pages, not all of them
@@ -30,20 +32,48 @@ def search(
     matcher = Matcher(parsed)
     record_query = to_tantivy(parsed, index.schema, RECORD_FIELDS)
     found = searcher.search(record_query, max(limit, 1), count=True)
-    page_query = any_clause(parsed, index.schema, PAGE_FIELDS)
+    record_ids = [searcher.doc(address)["record_id"][0] for _, address in found.hits[:limit]]
+    pages = _matching_pages(index, searcher, any_clause(parsed, index.schema, PAGE_FIELDS),
+                            record_ids)
     hits = []
-    for score, address in found.hits[:limit]:
-        record_id = searcher.doc(address)["record_id"][0]
-        hit = _record_hit(conn, index, searcher, page_query, record_id, score, matcher)
+    for (score, _), record_id in zip(found.hits, record_ids, strict=False):
+        hit = _record_hit(conn, record_id, score, pages.get(record_id, []), matcher)
         if hit is not None:
             hits.append(hit)
     total = found.count  # type: ignore[attr-defined]  # present at run time; missing in stubs
     return SearchResults(query=text, total=int(total), fuzzy=fuzzy, results=hits)
 
 
-def _record_hit(conn: sqlite3.Connection, index: SearchIndex, searcher: tantivy.Searcher,
-                page_query: tantivy.Query, record_id: int, score: float,
-                matcher: Matcher) -> SearchHit | None:
+def _matching_pages(index: SearchIndex, searcher: tantivy.Searcher, page_query: tantivy.Query,
+                    record_ids: list[int]) -> dict[int, list[tuple[float, int, int]]]:
+    """``{record: [(score, attachment, page)]}``: where the hits are, in one index search for
+    all records (a fuzzy query costs a few ms per search), then per record for any record
+    whose pages did not fit in the shared result."""
+    Q, Must = tantivy.Query, tantivy.Occur.Must
+
+    def run(ids: list[int], limit: int) -> dict[int, list[tuple[float, int, int]]]:
+        found: dict[int, list[tuple[float, int, int]]] = {}
+        if not ids:
+            return found
+        restrict = Q.term_set_query(index.schema, "record_id", ids)
+        result = searcher.search(Q.boolean_query([(Must, page_query), (Must, restrict)]), limit)
+        for score, address in result.hits:
+            doc = searcher.doc(address)
+            found.setdefault(doc["record_id"][0], []).append(
+                (score, doc["attachment_id"][0], doc["page"][0]))
+        return found
+
+    shared_limit = len(record_ids) * 8
+    pages = run(record_ids, shared_limit)
+    if sum(len(p) for p in pages.values()) >= shared_limit:
+        for record_id in record_ids:
+            if record_id not in pages:
+                pages.update(run([record_id], PAGES_PER_RECORD))
+    return pages
+
+
+def _record_hit(conn: sqlite3.Connection, record_id: int, score: float,
+                pages: list[tuple[float, int, int]], matcher: Matcher) -> SearchHit | None:
     row = conn.execute("SELECT title, body FROM records WHERE id=?", (record_id,)).fetchone()
     if row is None:
         return None  # deleted since the index last caught up
@@ -53,19 +83,9 @@ def _record_hit(conn: sqlite3.Connection, index: SearchIndex, searcher: tantivy.
     if record_matched and row["body"]:
         body_words = row["body"].split()
         record_snippet = snippet(body_words, matcher.marks(body_words))
-
-    in_record = tantivy.Query.term_query(index.schema, "record_id", record_id)
-    pages = searcher.search(
-        tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, page_query), (tantivy.Occur.Must, in_record)]
-        ),
-        PAGES_PER_RECORD,
-    )
     by_attachment: OrderedDict[int, list[tuple[float, int]]] = OrderedDict()
-    for page_score, address in pages.hits:
-        doc = searcher.doc(address)
-        by_attachment.setdefault(doc["attachment_id"][0], []).append(
-            (page_score, doc["page"][0]))
+    for page_score, attachment_id, page in pages[:PAGES_PER_RECORD]:
+        by_attachment.setdefault(attachment_id, []).append((page_score, page))
     attachments = []
     for attachment_id, page_hits in by_attachment.items():
         hit = _attachment_hit(conn, attachment_id, page_hits, matcher)
@@ -89,7 +109,9 @@ def _attachment_hit(conn: sqlite3.Connection, attachment_id: int,
         return None
     best = sorted(page for _, page in sorted(pages, key=lambda p: -p[0])[:PAGES_PER_ATTACHMENT])
     rows = conn.execute(
-        "SELECT page, text, words, boxes FROM ocr_pages WHERE run_id=? AND page IN"
+        # The page text is only read for an engine that gave text without words.
+        "SELECT page, CASE WHEN words = '' THEN text ELSE '' END AS text, words, boxes"
+        " FROM ocr_pages WHERE run_id=? AND page IN"
         f" ({','.join('?' * len(best))}) ORDER BY page",
         (run["id"], *best),
     ).fetchall()
@@ -98,38 +120,42 @@ def _attachment_hit(conn: sqlite3.Connection, attachment_id: int,
         words = wordboxes.texts(page_row["words"])
         if not words:  # an engine that gave text but no words: no boxes, snippet from text
             words = page_row["text"].split()
-        marks = matcher.marks(words)
+        ends = word_ends(words)
+        marks = matcher.marks(words, ends)
+        hit_at = list(compress(range(len(marks)), marks))
         numbers = wordboxes.boxes(page_row["boxes"])
         boxes: list[Box] = [
             (numbers[5 * i], numbers[5 * i + 1], numbers[5 * i + 2], numbers[5 * i + 3])
-            for i, hit in enumerate(marks) if hit and 5 * i + 3 < len(numbers)
+            for i in hit_at if 5 * i + 3 < len(numbers)
         ]
-        hits.append(PageHit(page=page_row["page"], snippet=snippet(words, marks), boxes=boxes))
+        hits.append(PageHit(page=page_row["page"], boxes=boxes,
+                            snippet=snippet(words, marks, ends=ends, hit_at=hit_at)))
     return AttachmentHit(id=attachment_id, name=row["name"], pages=hits)
 
 
-def snippet(words: list[str], marks: list[bool], width: int = SNIPPET_CHARS) -> str:
+def snippet(words: list[str], marks: list[bool], width: int = SNIPPET_CHARS,
+            ends: list[int] | None = None, hit_at: list[int] | None = None) -> str:
     """About ``width`` characters of ``words`` around the densest run of hits, HTML-escaped,
     with each hit wrapped in <b>...</b>."""
-    hit_at = [i for i, hit in enumerate(marks) if hit]
+    if hit_at is None:
+        hit_at = list(compress(range(len(marks)), marks))
     start = 0
     if hit_at:
-        # The window (in words) that starts at a hit and covers the most hits wins; it opens a
-        # few words before that hit so the reader sees some context.
-        best_count, best_start, end_chars = 0, hit_at[0], 0
+        # The window that starts at a hit and holds the most hits wins; it opens a few words
+        # before that hit so the reader sees some context.
+        ends = ends if ends is not None else word_ends(words)
+        best_count, best_start = 0, hit_at[0]
         for n, first in enumerate(hit_at):
-            end_chars, last = 0, first
-            while last < len(words) and end_chars < width:
-                end_chars += len(words[last]) + 1
-                last += 1
-            count = sum(1 for h in hit_at[n:] if h < last)
+            last = bisect_left(ends, ends[first] - len(words[first]) + width, lo=first)
+            count = bisect_right(hit_at, last, lo=n) - n
             if count > best_count:
                 best_count, best_start = count, first
         start = max(0, best_start - 6)
     out, used, i = [], 0, start
     while i < len(words) and used < width:
-        word = html.escape(words[i])
-        out.append(f"<b>{word}</b>" if marks[i] else word)
+        # \x01 and \x02 stand for <b> and </b> until the whole snippet is escaped at once.
+        out.append(f"\x01{words[i]}\x02" if marks[i] else words[i])
         used += len(words[i]) + 1
         i += 1
-    return ("… " if start > 0 else "") + " ".join(out) + (" …" if i < len(words) else "")
+    body = html.escape(" ".join(out)).replace("\x01", "<b>").replace("\x02", "</b>")
+    return ("… " if start > 0 else "") + body + (" …" if i < len(words) else "")
