@@ -65,6 +65,22 @@ def test_crash_engine_fails_one_page_and_the_run_goes_on(
         (wide_id, crashed.reason)]
 
 
+def test_workers_dying_on_every_job_stop_the_scan_with_a_clear_error(
+    library: Library, text_image: Callable[..., Path]
+) -> None:
+    from textlens import EngineError
+
+    for i in range(8):
+        library.add([text_image(f"wide{i}.png", [f"wide page number {i} crashes"])])
+    library.set_setting("engine", "crash")
+    with pytest.raises(EngineError, match="died on .* jobs in a row"):
+        library.scan()
+    status = library.status()
+    # The scan stopped early: some pages were never tried and are still queued.
+    assert status["pages"]["pending"] + status["attachments"]["pending"] > 0
+    assert status["pages"]["running"] == 0
+
+
 def test_crash_engine_does_not_stop_other_files_in_a_bigger_scan(
     library: Library, text_image: Callable[..., Path]
 ) -> None:

@@ -113,6 +113,11 @@ class Library:
         """One new record with these files attached (copied into the library, or linked)."""
         files = [Path(p).expanduser() for p in paths]
         for file in files:
+            if file.is_dir():
+                raise NotFoundError(
+                    f"{file} is a folder; use `textlens add --each {file}` for one record per "
+                    "file in it"
+                )
             if not file.is_file():
                 raise NotFoundError(f"{file} is not a file; check the path")
         prepared = [self._prepare_file(f, link) for f in files]

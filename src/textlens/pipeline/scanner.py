@@ -20,6 +20,7 @@ from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 
+from ..errors import EngineError
 from ..settings import Settings
 from ..store import transaction
 from ..store import work as store
@@ -32,6 +33,7 @@ WORKER_NICENESS = 10
 INDEX_EVERY = 5.0  # seconds between search-index catch-ups during a long scan
 
 ProgressCallback = Callable[[int, int], None]
+_DIED = "the worker process died"
 
 
 @dataclass
@@ -74,6 +76,8 @@ class Scanner:
         self._pending_writes: list[tuple[str, tuple]] = []
         self._dispatched: list[tuple[str, int]] = []
         self._touched: set[str] = set()
+        self._deaths_in_a_row = 0
+        self._any_success = False
 
     def run(self, *, limit: int | None = None, only: Iterable[str] | None = None) -> ScanReport:
         started = time.perf_counter()
@@ -121,6 +125,7 @@ class Scanner:
                     else:
                         self._apply_page(task, outcome)
                         done += 1
+                    self._check_workers_alive(task.kind, outcome)
                     self.on_progress(done, total)
                 if time.monotonic() - last_commit >= self.settings.commit_interval:
                     self._commit()
@@ -138,6 +143,21 @@ class Scanner:
             self.catch_up_index()
         self.report.seconds = time.perf_counter() - started
         return self.report
+
+    def _check_workers_alive(self, kind: str, outcome: object) -> None:
+        """Stop the run when workers die on every page before any succeeds: that is a broken
+        engine or environment, not bad files, and failing every file for it would be wrong."""
+        if isinstance(outcome, Failure) and outcome.reason.startswith(_DIED):
+            self._deaths_in_a_row += 1
+        elif kind == "page":
+            self._deaths_in_a_row = 0
+            self._any_success = self._any_success or not isinstance(outcome, Failure)
+        if not self._any_success and self._deaths_in_a_row >= 2 * self.settings.worker_count + 2:
+            raise EngineError(
+                f"the OCR worker processes died on {self._deaths_in_a_row} jobs in a row "
+                "without finishing any; the engine or its set-up is broken (check "
+                "`textlens engines`); the pages stay queued for the next scan"
+            )
 
     def _select(
         self, now: float, limit: int | None, only: Iterable[str] | None
@@ -183,7 +203,7 @@ class Scanner:
             )
         except ProcessExpired as e:
             return Failure(
-                f"the worker process died while reading this page (exit code {e.exitcode}; "
+                f"{_DIED} while reading this page (exit code {e.exitcode}; "
                 "-9 is usually the system running out of memory)",
                 permanent=False,
             )
