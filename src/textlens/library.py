@@ -28,6 +28,7 @@ from .types import AttachmentInfo, RecordInfo, ScanReport, SearchResults
 
 FILES_DIR = "files"
 SCAN_LOCK = "scan.lock"
+WORKER_LOG = "worker.log"  # what OCR engines print (warnings from Tesseract and Leptonica)
 
 
 def default_library_path() -> Path:
@@ -279,9 +280,13 @@ class Library:
             ) from e
         try:
             self.refresh_links()
+            log = self.path / WORKER_LOG
+            if log.exists() and log.stat().st_size > 10_000_000:
+                os.replace(log, log.with_suffix(".log.1"))  # keep one old log, bounded
             scanner = Scanner(
                 self.conn, self.settings, self.resolve,
                 lambda: self.index.catch_up(self.conn), on_progress,
+                log_path=str(self.path / WORKER_LOG),
             )
             report = scanner.run(limit=limit, only=only)
         finally:

@@ -65,7 +65,9 @@ class Scanner:
         resolve_path: Callable[[str, bool], str],
         catch_up_index: Callable[[], object],
         on_progress: ProgressCallback | None = None,
+        log_path: str | None = None,
     ):
+        self.log_path = log_path
         self.conn = conn
         self.settings = settings
         self.resolve_path = resolve_path
@@ -98,7 +100,7 @@ class Scanner:
         context = multiprocessing.get_context("forkserver")
         pool = ProcessPool(
             max_workers=workers, initializer=init_worker,
-            initargs=(self.settings.plugins, WORKER_NICENESS), context=context,
+            initargs=(self.settings.plugins, WORKER_NICENESS, self.log_path), context=context,
         )
         inflight: dict[Future, _Task] = {}
         last_commit = last_index = time.monotonic()

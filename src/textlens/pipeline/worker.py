@@ -60,10 +60,19 @@ class Failure:
     permanent: bool
 
 
-def init_worker(plugins: str, niceness: int) -> None:
-    """Per-process set-up: low CPU priority, one OpenMP thread, Ctrl-C left to the coordinator."""
+def init_worker(plugins: str, niceness: int, log_path: str | None = None) -> None:
+    """Per-process set-up: low CPU priority, one OpenMP thread, Ctrl-C left to the coordinator,
+    and native-library chatter (Leptonica writes warnings straight to file descriptor 2) sent
+    to the library's worker log instead of over the progress bar."""
     global _PLUGINS
     _PLUGINS = plugins
+    if log_path:
+        try:
+            log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            os.dup2(log, 2)
+            os.close(log)
+        except OSError:
+            pass
     os.environ["OMP_THREAD_LIMIT"] = "1"
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if niceness:
