@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -297,6 +298,10 @@ class Library:
         ).fetchone()[0]
         report.attachments_skipped = skipped
         return report
+
+    def has_work(self) -> bool:
+        """Whether `scan` would find pages or files due for OCR now."""
+        return work.has_due_work(self.conn, time.time(), self.settings.max_attempts)
 
     def ocr(
         self, target: str | int, *, engine: str | None = None, languages: str | None = None,

@@ -121,6 +121,22 @@ def pages_to_run(
     return todo
 
 
+def has_due_work(conn: sqlite3.Connection, now: float, max_attempts: int) -> bool:
+    """Whether a scan now would have anything to do (cheap: stops at the first row)."""
+    page = conn.execute(
+        "SELECT 1 FROM pages p WHERE (state IN ('pending', 'running') OR (state = 'failed'"
+        " AND attempts < ? AND next_attempt <= ?)) AND EXISTS"
+        " (SELECT 1 FROM attachments a WHERE a.sha256 = p.sha256) LIMIT 1", (max_attempts, now)
+    ).fetchone()
+    content = conn.execute(
+        "SELECT 1 FROM contents c WHERE page_count IS NULL AND next_attempt <= ? AND"
+        " (state = 'pending' OR (state = 'failed' AND attempts < ?)) AND EXISTS"
+        " (SELECT 1 FROM attachments a WHERE a.sha256 = c.sha256) LIMIT 1",
+        (now, max_attempts),
+    ).fetchone()
+    return bool(page or content)
+
+
 def record_plan(
     conn: sqlite3.Connection,
     sha256: str,

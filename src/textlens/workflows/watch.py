@@ -129,7 +129,7 @@ def scan_forever(lib: Library, progress_factory: Callable[[], Any],
 
 
 def _scan_quietly(lib: Library, progress_factory: Callable[[], Any], console: Any) -> None:
-    if not lib.settings.ocr:
+    if not lib.settings.ocr or not (lib.has_work() or lib.refresh_links()):
         return
     try:
         with progress_factory() as progress:
