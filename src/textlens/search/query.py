@@ -182,6 +182,21 @@ def _clause_query(clause: Clause, schema: tantivy.Schema, fields: tuple[str, ...
     return Q.boolean_query(per_field)
 
 
+def _find_tokens(lowered: str, text: str, prefix: bool, ends: list[int]) -> list[int]:
+    """Indices of the words of an ASCII page (lower-cased, words joined by newlines) where
+    ``text`` starts a token (and ends it, unless ``prefix``). str.find beats a regex here."""
+    found = []
+    size, end = len(text), len(lowered)
+    at = lowered.find(text)
+    while at != -1:
+        after = at + size
+        if (at == 0 or not lowered[at - 1].isalnum()) and (
+                prefix or after == end or not lowered[after].isalnum()):
+            found.append(bisect_left(ends, at))
+        at = lowered.find(text, after)
+    return found
+
+
 class Matcher:
     """Decides which words of a page the query matched, to mark snippets and boxes."""
 
@@ -210,7 +225,8 @@ class Matcher:
         self._word_hits: dict[str, bool] = {}
         self._static = sorted(self.exact | set(self.prefixes), key=len, reverse=True)
         self._near: set[str] = set()
-        self._patterns: dict[frozenset[tuple[str, bool]], re.Pattern[str] | None] = {}
+        self._patterns: dict[frozenset[tuple[str, bool]], re.Pattern[str]] = {}
+        self._phrase_firsts = {p[0] for p in self.phrases}
         self._phrase_starts = re.compile(
             "|".join(re.escape(p[0]) for p in self.phrases), re.I) if self.phrases else None
 
@@ -230,46 +246,62 @@ class Matcher:
             hit = self._word_hits[word] = any(self.term_matches(t) for t in word_tokens(word))
         return hit
 
-    def _needles(self, joined: str) -> re.Pattern[str] | None:
-        """A regex finding every place on this page where a hit can start."""
+    def _needles(self, lowered: str) -> frozenset[tuple[str, bool]]:
+        """What to look for on this page: ``(text, is_prefix)`` for each term, with fuzzy
+        terms replaced by the page's own words that are near enough."""
         needles = {(n, n in self.prefixes) for n in self._static}
         if self.fuzzy:
-            tokens = list(set(_ALNUM.findall(joined.lower())))
+            tokens = list(set(_ALNUM.findall(lowered)))
             for term, distance in self.fuzzy:
                 for near, _, _ in process.extract(term, tokens, scorer=OSA.distance,
                                                   score_cutoff=distance, limit=None):
                     needles.add((near, False))
-        key = frozenset(needles)
-        if key not in self._patterns:
+        return frozenset(needles)
+
+    def _pattern(self, needles: frozenset[tuple[str, bool]]) -> re.Pattern[str]:
+        pattern = self._patterns.get(needles)
+        if pattern is None:
             # A term must start a token (not follow a letter or digit); an exact term must also
             # end one, so `a` finds the word "a", not every word with an a in it.
-            ordered = sorted(key, key=lambda n: -len(n[0]))
-            self._patterns[key] = re.compile("|".join(
+            ordered = sorted(needles, key=lambda n: -len(n[0]))
+            pattern = self._patterns[needles] = re.compile("|".join(
                 r"(?<![^\W_])" + re.escape(text) + ("" if prefix else r"(?![^\W_])")
-                for text, prefix in ordered), re.I) if ordered else None
-        return self._patterns[key]
+                for text, prefix in ordered), re.I)
+        return pattern
 
-    def marks(self, words: list[str], ends: list[int] | None = None) -> list[bool]:
+    def marks(self, words: list[str], ends: list[int] | None = None,
+              joined: str | None = None) -> list[bool]:
         """For a sequence of raw words (in reading order), which ones are hits.
 
-        ``ends`` (from ``word_ends``) may be passed in when the caller has it already."""
+        ``ends`` (from ``word_ends``) and ``joined`` (the words joined by newlines) may be
+        passed in when the caller has them already."""
         marked = [False] * len(words)
-        joined = "\n".join(words)
-        needles = self._needles(joined)
+        joined = joined if joined is not None else "\n".join(words)
         ascii_page = joined.isascii()
-        if needles is None and self._phrase_starts is None and ascii_page:
+        lowered = joined.lower() if ascii_page else joined
+        needles = self._needles(lowered)
+        if not needles and self._phrase_starts is None and ascii_page:
             return marked
         ends = ends if ends is not None else word_ends(words)
         non_ascii = set() if ascii_page else {
             bisect_left(ends, m.start()) for m in _NON_ASCII.finditer(joined)}
         candidates = set(non_ascii)
-        if needles is not None:
-            candidates |= {bisect_left(ends, m.start()) for m in needles.finditer(joined)}
+        if needles and ascii_page:
+            for text, prefix in needles:
+                candidates.update(_find_tokens(lowered, text, prefix, ends))
+        elif needles:
+            pattern = self._pattern(needles)
+            candidates |= {bisect_left(ends, m.start()) for m in pattern.finditer(joined)}
         for i in candidates:
             marked[i] = self.word_matches(words[i])
         if self._phrase_starts is not None:
-            starts = non_ascii | {
-                bisect_left(ends, m.start()) for m in self._phrase_starts.finditer(joined)}
+            starts = set(non_ascii)
+            if ascii_page:
+                for first in self._phrase_firsts:
+                    starts.update(_find_tokens(lowered, first, False, ends))
+            else:
+                starts |= {bisect_left(ends, m.start())
+                           for m in self._phrase_starts.finditer(joined)}
             for i in sorted(starts):
                 self._mark_phrases_at(words, i, marked)
         return marked

@@ -4,14 +4,14 @@ matched, a snippet with the hits marked, and the boxes of the matching words on 
 from __future__ import annotations
 
 import html
+import json
 import sqlite3
 from bisect import bisect_left, bisect_right
-from collections import OrderedDict
 from itertools import compress
 
 import tantivy
 
-from ..store import wordboxes, work
+from ..store import wordboxes
 from ..types import AttachmentHit, Box, PageHit, SearchHit, SearchResults
 from .index import PAGE_FIELDS, RECORD_FIELDS, SearchIndex
 from .query import Matcher, any_clause, parse, to_tantivy, word_ends
@@ -32,14 +32,11 @@ def search(
     matcher = Matcher(parsed)
     record_query = to_tantivy(parsed, index.schema, RECORD_FIELDS)
     found = searcher.search(record_query, max(limit, 1), count=True)
-    record_ids = [searcher.doc(address)["record_id"][0] for _, address in found.hits[:limit]]
+    scored = [(searcher.doc(address)["record_id"][0], score)
+              for score, address in found.hits[:limit]]
     pages = _matching_pages(index, searcher, any_clause(parsed, index.schema, PAGE_FIELDS),
-                            record_ids)
-    hits = []
-    for (score, _), record_id in zip(found.hits, record_ids, strict=False):
-        hit = _record_hit(conn, record_id, score, pages.get(record_id, []), matcher)
-        if hit is not None:
-            hits.append(hit)
+                            [record_id for record_id, _ in scored])
+    hits = _build_hits(conn, scored, pages, matcher)
     total = found.count  # type: ignore[attr-defined]  # present at run time; missing in stubs
     return SearchResults(query=text, total=int(total), fuzzy=fuzzy, results=hits)
 
@@ -72,90 +69,105 @@ def _matching_pages(index: SearchIndex, searcher: tantivy.Searcher, page_query: 
     return pages
 
 
-def _record_hit(conn: sqlite3.Connection, record_id: int, score: float,
-                pages: list[tuple[float, int, int]], matcher: Matcher) -> SearchHit | None:
-    row = conn.execute("SELECT title, body FROM records WHERE id=?", (record_id,)).fetchone()
-    if row is None:
-        return None  # deleted since the index last caught up
-    own_text = f"{row['title']}\n{row['body']}"
-    record_matched = any(matcher.marks(own_text.split()))
-    record_snippet = None
-    if record_matched and row["body"]:
-        body_words = row["body"].split()
-        record_snippet = snippet(body_words, matcher.marks(body_words))
-    by_attachment: OrderedDict[int, list[tuple[float, int]]] = OrderedDict()
-    for page_score, attachment_id, page in pages[:PAGES_PER_RECORD]:
-        by_attachment.setdefault(attachment_id, []).append((page_score, page))
-    attachments = []
-    for attachment_id, page_hits in by_attachment.items():
-        hit = _attachment_hit(conn, attachment_id, page_hits, matcher)
-        if hit:
-            attachments.append(hit)
-    return SearchHit(
-        record_id=record_id, title=row["title"], score=score,
-        record_matched=record_matched, snippet=record_snippet, attachments=attachments,
-    )
-
-
-def _attachment_hit(conn: sqlite3.Connection, attachment_id: int,
-                    pages: list[tuple[float, int]], matcher: Matcher) -> AttachmentHit | None:
-    row = conn.execute(
-        "SELECT name, sha256 FROM attachments WHERE id=?", (attachment_id,)
-    ).fetchone()
-    if row is None:
-        return None
-    run = work.current_run(conn, row["sha256"])
-    if run is None:
-        return None
-    best = sorted(page for _, page in sorted(pages, key=lambda p: -p[0])[:PAGES_PER_ATTACHMENT])
-    rows = conn.execute(
+def _build_hits(conn: sqlite3.Connection, scored: list[tuple[int, float]],
+                pages: dict[int, list[tuple[float, int, int]]],
+                matcher: Matcher) -> list[SearchHit]:
+    """Read what the results show from the database in three queries, whatever their number."""
+    records = {r["id"]: r for r in conn.execute(
+        "SELECT id, title, body FROM records WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps([record_id for record_id, _ in scored]),))}
+    # Per attachment: its best pages, at most PAGES_PER_ATTACHMENT, in page order.
+    wanted: dict[int, list[int]] = {}
+    for record_id, _ in scored:
+        per_attachment: dict[int, list[tuple[float, int]]] = {}
+        for score, attachment_id, page in pages.get(record_id, [])[:PAGES_PER_RECORD]:
+            per_attachment.setdefault(attachment_id, []).append((score, page))
+        for attachment_id, found in per_attachment.items():
+            best = sorted(found, key=lambda p: -p[0])[:PAGES_PER_ATTACHMENT]
+            wanted[attachment_id] = sorted(page for _, page in best)
+    attachments = {r["id"]: r for r in conn.execute(
+        "SELECT a.id, a.name, (SELECT r.id FROM ocr_runs r WHERE r.sha256 = a.sha256 AND"
+        " EXISTS (SELECT 1 FROM ocr_pages p WHERE p.run_id = r.id)"
+        " ORDER BY r.complete DESC, r.id DESC LIMIT 1) AS run_id"
+        " FROM attachments a WHERE a.id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(wanted)),))}
+    keys = [[attachments[a]["run_id"], page] for a, numbers in wanted.items()
+            if a in attachments and attachments[a]["run_id"] for page in numbers]
+    page_rows = {(r["run_id"], r["page"]): r for r in conn.execute(
         # The page text is only read for an engine that gave text without words.
-        "SELECT page, CASE WHEN words = '' THEN text ELSE '' END AS text, words, boxes"
-        " FROM ocr_pages WHERE run_id=? AND page IN"
-        f" ({','.join('?' * len(best))}) ORDER BY page",
-        (run["id"], *best),
-    ).fetchall()
+        "SELECT p.run_id, p.page, CASE WHEN p.words = '' THEN p.text ELSE '' END AS text,"
+        " p.words, p.boxes FROM json_each(?) AS k JOIN ocr_pages p"
+        " ON p.run_id = json_extract(k.value, '$[0]') AND p.page = json_extract(k.value, '$[1]')",
+        (json.dumps(keys),))}
+
     hits = []
-    for page_row in rows:
-        words = wordboxes.texts(page_row["words"])
-        if not words:  # an engine that gave text but no words: no boxes, snippet from text
-            words = page_row["text"].split()
-        ends = word_ends(words)
-        marks = matcher.marks(words, ends)
-        hit_at = list(compress(range(len(marks)), marks))
-        numbers = wordboxes.boxes(page_row["boxes"])
-        boxes: list[Box] = [
-            (numbers[5 * i], numbers[5 * i + 1], numbers[5 * i + 2], numbers[5 * i + 3])
-            for i in hit_at if 5 * i + 3 < len(numbers)
-        ]
-        hits.append(PageHit(page=page_row["page"], boxes=boxes,
-                            snippet=snippet(words, marks, ends=ends, hit_at=hit_at)))
-    return AttachmentHit(id=attachment_id, name=row["name"], pages=hits)
+    for record_id, score in scored:
+        row = records.get(record_id)
+        if row is None:
+            continue  # deleted since the index last caught up
+        own_words = f"{row['title']}\n{row['body']}".split()
+        record_matched = any(matcher.marks(own_words))
+        record_snippet = None
+        if record_matched and row["body"]:
+            body_words = row["body"].split()
+            record_snippet = snippet(body_words, matcher.marks(body_words))
+        attachment_hits = []
+        for attachment_id in dict.fromkeys(a for _, a, _ in pages.get(record_id, [])):
+            info = attachments.get(attachment_id)
+            if info is None or attachment_id not in wanted:
+                continue
+            page_hits = [_page_hit(page_rows[(info["run_id"], n)], matcher)
+                         for n in wanted[attachment_id] if (info["run_id"], n) in page_rows]
+            attachment_hits.append(AttachmentHit(id=attachment_id, name=info["name"],
+                                                 pages=page_hits))
+        hits.append(SearchHit(
+            record_id=record_id, title=row["title"], score=score,
+            record_matched=record_matched, snippet=record_snippet, attachments=attachment_hits,
+        ))
+    return hits
+
+
+def _page_hit(page_row: sqlite3.Row, matcher: Matcher) -> PageHit:
+    joined = page_row["words"]
+    words = wordboxes.texts(joined)
+    if not words:  # an engine that gave text but no words: no boxes, snippet from text
+        words = page_row["text"].split()
+        joined = "\n".join(words)
+    ends = word_ends(words)
+    marks = matcher.marks(words, ends, joined)
+    hit_at = list(compress(range(len(marks)), marks))
+    numbers = wordboxes.boxes(page_row["boxes"])
+    boxes: list[Box] = [
+        (numbers[5 * i], numbers[5 * i + 1], numbers[5 * i + 2], numbers[5 * i + 3])
+        for i in hit_at if 5 * i + 3 < len(numbers)
+    ]
+    return PageHit(page=page_row["page"], boxes=boxes,
+                   snippet=snippet(words, marks, ends=ends, hit_at=hit_at))
 
 
 def snippet(words: list[str], marks: list[bool], width: int = SNIPPET_CHARS,
             ends: list[int] | None = None, hit_at: list[int] | None = None) -> str:
     """About ``width`` characters of ``words`` around the densest run of hits, HTML-escaped,
     with each hit wrapped in <b>...</b>."""
+    if not words:
+        return ""
     if hit_at is None:
         hit_at = list(compress(range(len(marks)), marks))
+    ends = ends if ends is not None else word_ends(words)
     start = 0
     if hit_at:
         # The window that starts at a hit and holds the most hits wins; it opens a few words
-        # before that hit so the reader sees some context.
-        ends = ends if ends is not None else word_ends(words)
+        # before that hit so the reader sees some context. (The first 64 hits are plenty.)
         best_count, best_start = 0, hit_at[0]
-        for n, first in enumerate(hit_at):
+        for n, first in enumerate(hit_at[:64]):
             last = bisect_left(ends, ends[first] - len(words[first]) + width, lo=first)
             count = bisect_right(hit_at, last, lo=n) - n
             if count > best_count:
                 best_count, best_start = count, first
         start = max(0, best_start - 6)
-    out, used, i = [], 0, start
-    while i < len(words) and used < width:
-        # \x01 and \x02 stand for <b> and </b> until the whole snippet is escaped at once.
-        out.append(f"\x01{words[i]}\x02" if marks[i] else words[i])
-        used += len(words[i]) + 1
-        i += 1
-    body = html.escape(" ".join(out)).replace("\x01", "<b>").replace("\x02", "</b>")
-    return ("… " if start > 0 else "") + body + (" …" if i < len(words) else "")
+    stop = min(len(words), bisect_left(ends, ends[start] - len(words[start]) + width) + 1)
+    # \x01 and \x02 stand for <b> and </b> until the whole snippet is escaped at once.
+    shown = [f"\x01{w}\x02" if hit else w
+             for w, hit in zip(words[start:stop], marks[start:stop], strict=True)]
+    body = html.escape(" ".join(shown)).replace("\x01", "<b>").replace("\x02", "</b>")
+    return ("… " if start > 0 else "") + body + (" …" if stop < len(words) else "")
