@@ -46,8 +46,9 @@ def build_schema() -> tantivy.Schema:
     sb.add_unsigned_field("record_id", stored=True, indexed=True, fast=True)
     sb.add_unsigned_field("attachment_id", stored=True, indexed=True)
     sb.add_unsigned_field("page", stored=True)
+    # Text is indexed, not stored: SQLite holds it, and results read it from there.
     for name in TEXT_FIELDS:
-        sb.add_text_field(name, stored=True, tokenizer_name=TOKENIZER)
+        sb.add_text_field(name, stored=False, tokenizer_name=TOKENIZER)
     sb.add_text_field("all", stored=False, tokenizer_name=TOKENIZER)
     return sb.build()
 
