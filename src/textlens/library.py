@@ -8,7 +8,8 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,13 @@ import platformdirs
 from filelock import FileLock, Timeout
 
 from . import settings as settings_mod
-from .errors import BusyError, LibraryNotFoundError, NotFoundError, TextlensError
+from .errors import (
+    BusyError,
+    LibraryNotFoundError,
+    NotFoundError,
+    TextlensError,
+    UnsupportedFileError,
+)
 from .pipeline import filetypes
 from .pipeline.scanner import ProgressCallback, Scanner
 from .search import SearchIndex
@@ -226,6 +233,26 @@ class Library:
         details["params"] = json.loads(run["params"] or "{}")
         return {"run": details, "pages": pages}
 
+    def show(self, target: str | int, *, text: bool = False) -> dict[str, Any]:
+        """A record (``12``) or attachment (``a7``): its fields, attachments, OCR state, run
+        details and (with ``text``) the text of every page."""
+        kind, number = parse_id(target)
+        data: dict[str, Any] = {}
+        if kind == "record":
+            record = self.record(number)
+            data["record"] = {"id": record.id, "title": record.title, "body": record.body}
+            attachments = record.attachments
+        else:
+            attachments = [self.attachment(number)]
+        data["attachments"] = []
+        for a in attachments:
+            ocr_data = self.ocr_text(a.id)
+            if not text:
+                for p in ocr_data["pages"]:
+                    p.pop("text")
+            data["attachments"].append({**a.to_dict(), "ocr": ocr_data})
+        return data
+
     def page_words(self, attachment_id: int, page: int) -> list[Any]:
         attachment = self.attachment(attachment_id)
         run = work.current_run(self.conn, attachment.sha256)
@@ -264,14 +291,65 @@ class Library:
 
     def scan(
         self, *, limit: int | None = None, on_progress: ProgressCallback | None = None,
-        only: Iterable[str] | None = None, force: bool = False,
     ) -> ScanReport:
         """OCR pending pages in worker processes; one scan per library at a time."""
-        if not self.settings.ocr and not force:
+        if not self.settings.ocr:
             raise TextlensError(
                 "OCR is turned off for this library (setting ocr = false); turn it on with "
                 "`textlens config set ocr true`, or OCR one record with `textlens ocr ID`"
             )
+        with self._scan_lock():
+            self.refresh_links()
+            return self._run_scanner(limit=limit, on_progress=on_progress)
+
+    def ocr(
+        self, target: str | int, *, engine: str | None = None, languages: str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> ScanReport:
+        """OCR one record (all its attachments) or one attachment (``a<N>``) now, again if done.
+
+        Works whether or not background OCR is on. An engine or languages given here stay
+        with those files for later re-runs."""
+        if engine:
+            from .engines import registry
+
+            registry.engine_class(engine, self.settings.plugins)  # fail early on a typo
+        targets = self.targets(target, ocrable=True)
+        with self._scan_lock():
+            # Under the lock: a running scan must never see its pages reset under it.
+            for attachment in targets:
+                if attachment.linked and Path(attachment.path).exists():
+                    self.update_linked(attachment.id)  # OCR the bytes on disk now
+            targets = [self.attachment(a.id) for a in targets]
+            shas = sorted({a.sha256 for a in targets if a.state != "skipped"})
+            with transaction(self.conn):
+                for sha in shas:
+                    work.request_reocr(self.conn, sha, engine, languages)
+            return self._run_scanner(only=shas, on_progress=on_progress)
+
+    def targets(self, target: str | int, *, ocrable: bool = False) -> list[AttachmentInfo]:
+        """The attachments an id names: a record's (``12``) or one attachment (``a7``); with
+        ``ocrable``, an error unless at least one of them can be OCR'd."""
+        kind, number = parse_id(target)
+        attachments = [self.attachment(number)] if kind == "attachment" else \
+            self.record(number).attachments
+        if ocrable and not attachments:
+            raise NotFoundError(f"record {number} has no attachments; nothing to OCR")
+        if ocrable and all(a.state == "skipped" for a in attachments):
+            reasons = "; ".join(f"{a.name}: {a.reason}" for a in attachments)
+            raise UnsupportedFileError(f"nothing to OCR in {target} ({reasons})")
+        return attachments
+
+    def scan_in_progress(self) -> bool:
+        """Whether another process is scanning this library right now."""
+        try:
+            with self._scan_lock():
+                return False
+        except BusyError:
+            return True
+
+    @contextmanager
+    def _scan_lock(self) -> Iterator[None]:
         lock = FileLock(str(self.path / SCAN_LOCK))
         try:
             lock.acquire(timeout=0)
@@ -280,55 +358,30 @@ class Library:
                 "another scan is running on this library; wait for it to finish (or stop it)"
             ) from e
         try:
-            self.refresh_links()
-            log = self.path / WORKER_LOG
-            if log.exists() and log.stat().st_size > 10_000_000:
-                os.replace(log, log.with_suffix(".log.1"))  # keep one old log, bounded
-            scanner = Scanner(
-                self.conn, self.settings, self.resolve,
-                lambda: self.index.catch_up(self.conn), on_progress,
-                log_path=str(self.path / WORKER_LOG),
-            )
-            report = scanner.run(limit=limit, only=only)
+            yield
         finally:
             lock.release()
-        skipped = self.conn.execute(
-            "SELECT COUNT(*) FROM attachments a JOIN contents c ON c.sha256=a.sha256"
-            " WHERE c.state='skipped'"
-        ).fetchone()[0]
-        report.attachments_skipped = skipped
+
+    def _run_scanner(self, *, limit: int | None = None, only: Iterable[str] | None = None,
+                     on_progress: ProgressCallback | None = None) -> ScanReport:
+        log = self.path / WORKER_LOG
+        if log.exists() and log.stat().st_size > 10_000_000:
+            os.replace(log, log.with_suffix(".log.1"))  # keep one old log, bounded
+        scanner = Scanner(
+            self.conn, self.settings, self.resolve,
+            lambda: self.index.catch_up(self.conn), on_progress,
+            log_path=str(log),
+        )
+        report = scanner.run(limit=limit, only=only)
+        report.attachments_skipped = work.skipped_count(self.conn, only)
         return report
 
     def has_work(self) -> bool:
         """Whether `scan` would find pages or files due for OCR now."""
         return work.has_due_work(self.conn, time.time(), self.settings.max_attempts)
 
-    def ocr(
-        self, target: str | int, *, engine: str | None = None, languages: str | None = None,
-        on_progress: ProgressCallback | None = None,
-    ) -> ScanReport:
-        """OCR one record (all its attachments) or one attachment (``a<N>``) now, again if done."""
-        if engine:
-            from .engines import registry
-
-            registry.engine_class(engine, self.settings.plugins)  # fail early on a typo
-        shas = sorted({a.sha256 for a in self._targets(target)})
-        with transaction(self.conn):
-            for sha in shas:
-                work.request_reocr(self.conn, sha, engine, languages)
-        return self.scan(on_progress=on_progress, only=shas, force=True)
-
-    def _targets(self, target: str | int) -> list[AttachmentInfo]:
-        kind, number = parse_id(target)
-        if kind == "attachment":
-            return [self.attachment(number)]
-        return self.record(number).attachments
-
     def status(self, *, failures: bool = False) -> dict[str, Any]:
         counts = work.status_counts(self.conn)
-        counts["records"] = self.conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
-        counts["index_backlog"] = self.conn.execute(
-            "SELECT COUNT(*) FROM index_outbox").fetchone()[0]
         counts["ocr_enabled"] = self.settings.ocr
         if failures:
             counts["failures"] = work.failures(self.conn)
@@ -359,7 +412,7 @@ def parse_id(target: str | int) -> tuple[str, int]:
     if text[:1] in ("a", "r"):
         kind = "attachment" if text[0] == "a" else "record"
         text = text[1:]
-    if not text.isdigit():
+    if not text.isdigit() or len(text) > 18:  # SQLite ids are 64-bit
         raise NotFoundError(
             f"{target!r} is not an id: use a record number (12) or an attachment id (a7)"
         )

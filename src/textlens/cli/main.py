@@ -93,7 +93,7 @@ def add(
 
 @app.command()
 def scan(
-    limit: Annotated[int | None, typer.Option(help="OCR at most this many files.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="OCR at most this many files.")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: setting `workers`, 0 = all cores).")] = None,
     languages: Annotated[str | None, typer.Option(help="Languages for this scan, e.g. eng+fra.")] = None,
     watch: Annotated[bool, typer.Option("--watch", help="Keep going: scan again whenever there is new work.")] = False,
@@ -113,14 +113,19 @@ def scan(
             render.out.print(
                 f"{report.pages_done} pages OCR'd in {report.seconds:.1f} s "
                 f"({report.pages_per_second:.2f} pages/s); {report.attachments_done} files done, "
-                f"{report.attachments_failed} failed, {report.attachments_skipped} skipped"
+                f"{report.attachments_failed} failed"
             )
+            if report.attachments_skipped:
+                render.out.print(f"{report.attachments_skipped} files in the library are skipped "
+                                 "(not images or PDFs): `textlens status --failures` says why")
             for f in report.failures:
                 render.out.print(f"  [red]failed[/] {escape(f['name'])}: {escape(f['reason'])}")
 
 
 def _scan_with_progress(lib: Library, quiet: bool = False, target: str | None = None,
                         **kwargs: Any) -> ScanReport:
+    if target is not None:
+        lib.targets(target, ocrable=True)  # a bad id fails before a progress bar is drawn
     progress = render.progress_bar()
     progress.disable = quiet
     with progress:
@@ -170,14 +175,17 @@ def status(
 # A query may begin with an exclusion (`textlens search "-draft invoice"`): not an option.
 @app.command(context_settings={"ignore_unknown_options": True})
 def search(
-    query: Annotated[str, typer.Argument(help='Words, "exact phrase", a OR b, -word, prefix*')],
-    limit: Annotated[int, typer.Option(help="Most records to show.")] = 20,
+    query: Annotated[list[str], typer.Argument(help='Words, "exact phrase", a OR b, -word, prefix* (quote the query, or not)')],
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most records to show.")] = 20,
     fuzzy: Annotated[bool, typer.Option("--fuzzy", help="Also match words one edit away (two for 8+ letters).")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Search records and the text inside their attachments."""
     with _open() as lib:
-        results = lib.search(query, limit=limit, fuzzy=fuzzy)
+        for word in query:
+            if word.startswith("--"):  # unknown options are let through for `-word`s
+                raise typer.BadParameter(f"no such option: {word}")
+        results = lib.search(" ".join(query), limit=limit, fuzzy=fuzzy)
         if json_:
             render.print_json(results.to_dict())
         else:
@@ -192,24 +200,12 @@ def show(
 ) -> None:
     """A record or attachment with its OCR state, run details and text."""
     with _open() as lib:
-        kind, number = parse_id(target)
-        attachments = [lib.attachment(number)] if kind == "attachment" else lib.record(number).attachments
-        data: dict[str, Any] = {}
-        if kind == "record":
-            record = lib.record(number)
-            data["record"] = {"id": record.id, "title": record.title, "body": record.body}
-        data["attachments"] = []
-        for a in attachments:
-            ocr_data = lib.ocr_text(a.id)
-            if not (text or json_):
-                for p in ocr_data["pages"]:
-                    p.pop("text")
-            data["attachments"].append({**a.to_dict(), "ocr": ocr_data})
+        data = lib.show(target, text=text or json_)
         if json_:
             render.print_json(data)
             return
         if "record" in data:
-            render.out.print(f"[bold]record {number}[/] {escape(data['record']['title'])}")
+            render.out.print(f"[bold]record {data['record']['id']}[/] {escape(data['record']['title'])}")
             if data["record"]["body"]:
                 render.out.print(escape(data["record"]["body"]))
         for a in data["attachments"]:
@@ -266,36 +262,16 @@ def engines(json_: JsonOpt = False) -> None:
     """The OCR engines textlens knows, and whether each can run here."""
     from ..engines import registry
 
-    with _open(create=False) if _library_exists() else _nullcontext() as lib:
-        plugins = lib.settings.plugins if lib else ""
-        rows = []
-        for spec in registry.discover(plugins).values():
-            cls = registry.load_class(spec.target)
-            ok, why = cls.check()
-            version = cls().version() if ok else ""
-            rows.append({"name": spec.name, "origin": spec.origin, "version": version,
-                         "available": ok, "detail": why})
-        if json_:
-            render.print_json({"engines": rows})
-        else:
-            for r in rows:
-                mark = "[green]ok[/]" if r["available"] else "[red]unavailable[/]"
-                render.out.print(f"{r['name']} {r['version']} ({r['origin']}): {mark} — "
-                                 f"{escape(str(r['detail']))}")
-
-
-def _library_exists() -> bool:
-    from ..store import DB_FILE
-
-    return ((state.library or default_library_path()) / DB_FILE).exists()
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+    path = state.library or default_library_path()
+    settings = Settings.load(path if path.exists() else None, state.overrides)
+    rows = registry.describe(settings.plugins)
+    if json_:
+        render.print_json({"engines": rows})
+        return
+    for r in rows:
+        mark = "[green]ok[/]" if r["available"] else "[red]unavailable[/]"
+        render.out.print(f"{r['name']} {r['version']} ({r['origin']}): {mark} — "
+                         f"{escape(str(r['detail']))}")
 
 
 @config_app.callback()

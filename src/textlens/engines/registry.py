@@ -63,6 +63,21 @@ def engine_class(name: str, plugins: str = "") -> type[Engine]:
     return load_class(specs[name].target)
 
 
+def describe(plugins: str = "") -> list[dict[str, object]]:
+    """Every known engine with its origin, version and whether it can run here."""
+    rows: list[dict[str, object]] = []
+    for spec in discover(plugins).values():
+        try:
+            cls = load_class(spec.target)
+            ok, why = cls.check()
+            version = cls().version() if ok else ""
+        except Exception as e:  # noqa: BLE001 - a broken plugin is listed, not fatal
+            ok, why, version = False, f"cannot load: {e}", ""
+        rows.append({"name": spec.name, "origin": spec.origin, "version": version,
+                     "available": ok, "detail": why})
+    return rows
+
+
 def create(name: str, plugins: str = "") -> Engine:
     """A ready engine instance (raises EngineError if it cannot run here)."""
     cls = engine_class(name, plugins)

@@ -197,7 +197,12 @@ def mark_running(conn: sqlite3.Connection, keys: Iterable[tuple[str, int]]) -> N
 
 def store_page_result(
     conn: sqlite3.Connection, run_id: int, sha256: str, page: int, result: PageResult
-) -> None:
+) -> bool:
+    """Store one page's result in its run; False (and nothing stored) if the file was queued
+    again meanwhile, so its old run is gone."""
+    current = conn.execute("SELECT run_id FROM contents WHERE sha256=?", (sha256,)).fetchone()
+    if current is None or current["run_id"] != run_id:
+        return False
     words, boxes = wordboxes.encode(result.words)
     conn.execute(
         "INSERT OR REPLACE INTO ocr_pages (run_id, page, width, height, rotation, method, text,"
@@ -210,6 +215,7 @@ def store_page_result(
     conn.execute(
         "UPDATE pages SET state='done', error=NULL WHERE sha256=? AND page=?", (sha256, page)
     )
+    return True
 
 
 def store_page_failure(
@@ -330,7 +336,20 @@ def status_counts(conn: sqlite3.Connection) -> dict[str, Any]:
         " GROUP BY 1"
     ):
         pages[state] = pages.get(state, 0) + n
-    return {"attachments": attachments, "pages": pages}
+    records = conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+    backlog = conn.execute("SELECT COUNT(*) FROM index_outbox").fetchone()[0]
+    return {"attachments": attachments, "pages": pages, "records": records,
+            "index_backlog": backlog}
+
+
+def skipped_count(conn: sqlite3.Connection, only: Iterable[str] | None = None) -> int:
+    """Skipped attachments: in the library, or among the contents ``only`` names."""
+    sql = ("SELECT COUNT(*) FROM attachments a JOIN contents c ON c.sha256 = a.sha256"
+           " WHERE c.state = 'skipped'")
+    if only is None:
+        return int(conn.execute(sql).fetchone()[0])
+    sql += " AND a.sha256 IN (SELECT value FROM json_each(?))"
+    return int(conn.execute(sql, (json.dumps(list(only)),)).fetchone()[0])
 
 
 def failures(conn: sqlite3.Connection) -> list[dict[str, Any]]:
