@@ -51,7 +51,7 @@ def test_new_files_become_linked_records(library: Library, tmp_path: Path) -> No
     put_image(folder / ".cache" / "c.png", ["Hidden"])
     put_image(folder / ".d.png", ["Hidden"])
     counts = sync_folder(library, folder)
-    assert counts == {"added": 2, "updated": 0, "removed": 0, "waiting": 0}
+    assert counts == {"added": 2, "updated": 0, "removed": 0, "waiting": 0, "problems": {}}
     rows = watched(library, folder)
     assert set(rows) == {"a.png", "sub/b.png"}
     for row, path in ((rows["a.png"], a), (rows["sub/b.png"], b)):
@@ -60,7 +60,7 @@ def test_new_files_become_linked_records(library: Library, tmp_path: Path) -> No
         assert row["path"] == str(path.resolve())
     assert not [p for p in (library.path / "files").rglob("*") if p.is_file()]
     # A second pass changes nothing.
-    assert sync_folder(library, folder) == {"added": 0, "updated": 0, "removed": 0, "waiting": 0}
+    assert sync_folder(library, folder) == {"added": 0, "updated": 0, "removed": 0, "waiting": 0, "problems": {}}
     assert len(library.records()) == 2
 
 
@@ -96,7 +96,7 @@ def test_changed_file_is_rehashed_and_ocrd_again(library: Library, tmp_path: Pat
 
     put_image(path, ["Puffin colony"], age=100)
     counts = sync_folder(library, folder)
-    assert counts == {"added": 0, "updated": 1, "removed": 0, "waiting": 0}
+    assert counts == {"added": 0, "updated": 1, "removed": 0, "waiting": 0, "problems": {}}
     after = watched(library, folder)["page.png"]
     assert (after["id"], after["attachment_id"]) == (before["id"], before["attachment_id"])
     assert after["sha256"] != before["sha256"]
@@ -133,7 +133,7 @@ def test_deleted_file_leaves_library_and_index(library: Library, tmp_path: Path)
 
     gone.unlink()
     counts = sync_folder(library, folder)
-    assert counts == {"added": 0, "updated": 0, "removed": 1, "waiting": 0}
+    assert counts == {"added": 0, "updated": 0, "removed": 1, "waiting": 0, "problems": {}}
     assert set(watched(library, folder)) == {"kept.png"}
     with pytest.raises(NotFoundError):
         library.record(gone_id)
@@ -172,7 +172,7 @@ def test_a_library_inside_the_folder_is_not_added_to_itself(tmp_path: Path) -> N
         put_image(folder / "a.png", ["Albatross"])
         for path in (folder / "library").rglob("*"):
             settle(path, 100)
-        assert sync_folder(lib, folder) == {"added": 1, "updated": 0, "removed": 0, "waiting": 0}
+        assert sync_folder(lib, folder) == {"added": 1, "updated": 0, "removed": 0, "waiting": 0, "problems": {}}
         assert set(watched(lib, folder)) == {"a.png"}
 
 
@@ -251,3 +251,22 @@ def test_watch_folder_picks_up_a_new_file(library: Library, tmp_path: Path) -> N
     assert not thread.is_alive(), "the watcher did not stop"
     assert not errors, errors
     assert any("added" in line for line in console.lines), console.lines
+
+
+def test_a_file_that_cannot_be_linked_is_reported_and_the_rest_still_added(
+    library: Library, tmp_path: Path,
+) -> None:
+    from textlens.samples import render_text_image
+
+    folder = tmp_path / "odd-names"
+    folder.mkdir()
+    render_text_image(["fine name"]).save(folder / "fine.png")
+    bad = os.fsdecode(bytes(folder) + b"/bad\xff.png")
+    render_text_image(["bad name"]).save(bad)
+    old = time.time() - 60
+    for name in os.listdir(folder):
+        os.utime(folder / name, (old, old))
+    counts = sync_folder(library, folder)
+    assert counts["added"] == 1
+    [(path, reason)] = counts["problems"].items()
+    assert "not valid UTF-8" in reason

@@ -36,6 +36,7 @@ from .types import AttachmentInfo, RecordInfo, ScanReport, SearchResults
 
 FILES_DIR = "files"
 SCAN_LOCK = "scan.lock"
+STORE_LOCK = "store.lock"  # held while a copied file is added to or removed from files/
 WORKER_LOG = "worker.log"  # what OCR engines print (warnings from Tesseract and Leptonica)
 
 
@@ -128,25 +129,47 @@ class Library:
                     "file in it"
                 )
             if not file.is_file():
-                raise NotFoundError(f"{file} is not a file; check the path")
-        prepared = [self._prepare_file(f, link) for f in files]
-        with transaction(self.conn):
-            record_id = rec.insert_record(
-                self.conn, title if title is not None else _title_for(files), body, source
-            )
-            for info in prepared:
-                rec.ensure_content(self.conn, info["sha256"], info["mime"], info["size"],
-                                   info.pop("skip_reason"))
-                rec.insert_attachment(self.conn, record_id, **info)
+                raise NotFoundError(f"{_printable(str(file))} is not a file; check the path")
+            if link and _printable(str(file)) != str(file):
+                raise UnsupportedFileError(
+                    f"cannot link {_printable(str(file))}: its name is not valid UTF-8; rename "
+                    "it, or add it without --link (a copy keeps the name with � for bad bytes)"
+                )
+        # The store lock keeps `remove` from deleting a copy between its copy-in and commit.
+        with self._store_lock():
+            prepared = [self._prepare_file(f, link) for f in files]
+            with transaction(self.conn):
+                record_id = rec.insert_record(
+                    self.conn, title if title is not None else _title_for(files), body, source
+                )
+                for info in prepared:
+                    rec.ensure_content(self.conn, info["sha256"], info["mime"], info["size"],
+                                       info.pop("skip_reason"))
+                    rec.insert_attachment(self.conn, record_id, **info)
         return self.record(record_id)
 
-    def add_each(self, folder: Path | str, *, link: bool = False) -> list[RecordInfo]:
-        """One record per file found (recursively) in ``folder``."""
+    def add_each(
+        self, folder: Path | str, *, link: bool = False,
+        errors: list[tuple[str, str]] | None = None,
+    ) -> list[RecordInfo]:
+        """One record per file found (recursively) in ``folder``.
+
+        With an ``errors`` list, a file that cannot be added is noted there as (path, reason)
+        and the others are still added; without one, the first such file raises."""
         root = Path(folder).expanduser()
         if not root.is_dir():
             raise NotFoundError(f"{root} is not a folder")
         files = sorted(p for p in root.rglob("*") if p.is_file() and not _hidden(p, root))
-        return [self.add([f], title=str(f.relative_to(root)), link=link) for f in files]
+        records = []
+        for f in files:
+            try:
+                records.append(self.add([f], title=_printable(str(f.relative_to(root))),
+                                        link=link))
+            except (TextlensError, OSError) as e:
+                if errors is None:
+                    raise
+                errors.append((_printable(str(f)), str(e)))
+        return records
 
     def _prepare_file(self, file: Path, link: bool) -> dict[str, Any]:
         mime, skip_reason = filetypes.detect(file)
@@ -156,7 +179,8 @@ class Library:
         else:
             sha, path = self._copy_in(file)
         return {
-            "name": file.name, "path": path, "linked": link, "mime": mime, "size": stat.st_size,
+            "name": _printable(file.name), "path": path, "linked": link, "mime": mime,
+            "size": stat.st_size,
             "mtime": stat.st_mtime, "sha256": sha, "skip_reason": skip_reason,
         }
 
@@ -172,11 +196,10 @@ class Library:
         sha = digest.hexdigest()
         relative = Path(FILES_DIR) / sha[:2] / (sha + file.suffix.lower())
         target = self.path / relative
-        if target.exists():
-            os.unlink(tmp.name)
-        else:
-            target.parent.mkdir(exist_ok=True)
-            os.replace(tmp.name, target)
+        target.parent.mkdir(exist_ok=True)
+        # Always put our copy in place (same bytes if it was there): a concurrent `remove` that
+        # unlinks the old copy can then never leave this new attachment without its file.
+        os.replace(tmp.name, target)
         return sha, str(relative)
 
     def remove(self, record_id: int) -> None:
@@ -185,14 +208,12 @@ class Library:
         OCR results stay, keyed by content, so adding the same file again needs no OCR.
         """
         record = self.record(record_id)
-        with transaction(self.conn):
-            rec.delete_record(self.conn, record_id)
-        for a in record.attachments:
-            still_used = self.conn.execute(
-                "SELECT 1 FROM attachments WHERE path=? AND linked=0", (a.path,)
-            ).fetchone()
-            if not a.linked and not still_used:
-                (self.path / a.path).unlink(missing_ok=True)
+        with self._store_lock():
+            with transaction(self.conn):
+                rec.delete_record(self.conn, record_id)
+            for a in record.attachments:
+                if not a.linked and not rec.copy_in_use(self.conn, a.path):
+                    (self.path / a.path).unlink(missing_ok=True)
         self.index.catch_up(self.conn)
 
     def record(self, record_id: int) -> RecordInfo:
@@ -349,6 +370,11 @@ class Library:
             return True
 
     @contextmanager
+    def _store_lock(self) -> Iterator[None]:
+        with FileLock(str(self.path / STORE_LOCK)):
+            yield
+
+    @contextmanager
     def _scan_lock(self) -> Iterator[None]:
         lock = FileLock(str(self.path / SCAN_LOCK))
         try:
@@ -422,7 +448,12 @@ def parse_id(target: str | int) -> tuple[str, int]:
 def _title_for(files: list[Path]) -> str:
     if not files:
         return "Untitled"
-    return files[0].stem + (f" (+{len(files) - 1} more)" if len(files) > 1 else "")
+    return _printable(files[0].stem) + (f" (+{len(files) - 1} more)" if len(files) > 1 else "")
+
+
+def _printable(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 (kept by Python as surrogates) become �."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _hidden(path: Path, root: Path) -> bool:

@@ -75,8 +75,10 @@ def add(
 ) -> None:
     """Add a record with these files attached (OCR happens on the next scan)."""
     with _open(create=True) as lib:
+        errors: list[tuple[str, str]] = []
         if each:
-            records = [r for folder in paths for r in lib.add_each(folder, link=link)]
+            records = [r for folder in paths for r in lib.add_each(folder, link=link,
+                                                                   errors=errors)]
         else:
             records = [lib.add(paths, title=title, body=body, link=link)]
         if json_:
@@ -84,11 +86,15 @@ def add(
                 {"id": r.id, "title": r.title,
                  "attachments": [{"id": a.id, "name": a.name, "state": a.state} for a in r.attachments]}
                 for r in records
-            ]})
+            ], "errors": [{"path": path, "reason": reason} for path, reason in errors]})
         else:
             render.print_records(records)
-            if lib.settings.ocr:
+            if lib.settings.ocr and records:
                 render.err.print("run `textlens scan` to OCR them")
+        for path, reason in errors:
+            render.err.print(f"[red]not added[/] {escape(path)}: {escape(reason)}")
+        if errors:
+            raise typer.Exit(1)
 
 
 @app.command()

@@ -98,8 +98,9 @@ class SearchIndex:
         applied = 0
         try:
             while max_rows is None or applied < max_rows:
+                batch = 5000 if max_rows is None else min(5000, max_rows - applied)
                 rows = conn.execute(
-                    "SELECT id, kind, ref FROM index_outbox ORDER BY id LIMIT 5000"
+                    "SELECT id, kind, ref FROM index_outbox ORDER BY id LIMIT ?", (batch,)
                 ).fetchall()
                 if not rows:
                     break

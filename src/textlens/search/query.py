@@ -251,7 +251,7 @@ class Matcher:
         terms replaced by the page's own words that are near enough."""
         needles = {(n, n in self.prefixes) for n in self._static}
         if self.fuzzy:
-            tokens = list(set(_ALNUM.findall(lowered)))
+            tokens = list(set(_ALNUM.findall(lowered.lower())))
             for term, distance in self.fuzzy:
                 for near, _, _ in process.extract(term, tokens, scorer=OSA.distance,
                                                   score_cutoff=distance, limit=None):

@@ -74,12 +74,11 @@ def touch_attachment_mtime(conn: sqlite3.Connection, attachment_id: int, mtime: 
     conn.execute("UPDATE attachments SET mtime=? WHERE id=?", (mtime, attachment_id))
 
 
-def delete_attachment(conn: sqlite3.Connection, attachment_id: int) -> None:
-    row = conn.execute("SELECT record_id FROM attachments WHERE id=?", (attachment_id,)).fetchone()
-    conn.execute("DELETE FROM attachments WHERE id=?", (attachment_id,))
-    enqueue_index(conn, "attachment", attachment_id)
-    if row:
-        enqueue_index(conn, "record", row["record_id"])
+def copy_in_use(conn: sqlite3.Connection, path: str) -> bool:
+    """Whether any attachment still uses this copied file of the library's store."""
+    return conn.execute(
+        "SELECT 1 FROM attachments WHERE path=? AND linked=0 LIMIT 1", (path,)
+    ).fetchone() is not None
 
 
 def delete_record(conn: sqlite3.Connection, record_id: int) -> None:

@@ -25,8 +25,9 @@ SETTLE_SECONDS = 1.0  # a file modified this recently may still be being written
 RESCAN_EVERY = 30.0  # also pick up retries that came due and work added by other processes
 
 
-def sync_folder(lib: Library, folder: Path) -> dict[str, int]:
-    """Make the library's records for ``folder`` match the files in it now."""
+def sync_folder(lib: Library, folder: Path) -> dict[str, Any]:
+    """Make the library's records for ``folder`` match the files in it now; ``problems`` maps
+    each file that could not be added to the reason."""
     root = folder.expanduser().resolve()
     source = f"watch:{root}"
     known = {row["path"]: row for row in rec.attachments_with_source(lib.conn, source)}
@@ -34,6 +35,7 @@ def sync_folder(lib: Library, folder: Path) -> dict[str, int]:
     now = time.time()
     seen: set[str] = set()
     counts = {"added": 0, "updated": 0, "removed": 0, "waiting": 0}
+    problems: dict[str, str] = {}
     for path in sorted(root.rglob("*")):
         if not path.is_file() or any(p.startswith(".") for p in path.relative_to(root).parts):
             continue
@@ -50,8 +52,11 @@ def sync_folder(lib: Library, folder: Path) -> dict[str, int]:
             continue
         row = known.get(key)
         if row is None:
-            lib.add([path], title=str(path.relative_to(root)), link=True, source=source)
-            counts["added"] += 1
+            try:
+                lib.add([path], title=str(path.relative_to(root)), link=True, source=source)
+                counts["added"] += 1
+            except (TextlensError, OSError) as e:  # one bad file never stops the watcher
+                problems[key] = str(e)
         elif (stat.st_size, stat.st_mtime) != (row["size"], row["mtime"]):
             counts["updated"] += lib.update_linked(row["id"])
     for key, row in known.items():
@@ -62,7 +67,7 @@ def sync_folder(lib: Library, folder: Path) -> dict[str, int]:
                 pass
             counts["removed"] += 1
     lib.index.catch_up(lib.conn)
-    return counts
+    return counts | {"problems": problems}
 
 
 class _Changed(FileSystemEventHandler):
@@ -93,6 +98,7 @@ def watch_folder(
     stop = stop or threading.Event()
     handler.event.set()  # first round: reconcile what changed while we were not watching
     last_scan = 0.0
+    reported: set[str] = set()
     try:
         while not stop.is_set():
             if not handler.event.wait(timeout=0.5) and time.time() - last_scan < RESCAN_EVERY:
@@ -100,6 +106,10 @@ def watch_folder(
             handler.event.clear()
             time.sleep(0.3)  # let a burst of events (a copy of many files) finish arriving
             counts = sync_folder(lib, root)
+            for path, reason in counts["problems"].items():
+                if path not in reported:  # say it once, not every round
+                    console.print(f"not added {path}: {reason}")
+                    reported.add(path)
             if counts["added"] or counts["updated"] or counts["removed"]:
                 console.print(
                     f"{counts['added']} added, {counts['updated']} changed, "
@@ -129,7 +139,9 @@ def scan_forever(lib: Library, progress_factory: Callable[[], Any],
 
 
 def _scan_quietly(lib: Library, progress_factory: Callable[[], Any], console: Any) -> None:
-    if not lib.settings.ocr or not (lib.has_work() or lib.refresh_links()):
+    if not lib.settings.ocr or lib.scan_in_progress():
+        return  # off, or someone else is scanning: their results land all the same
+    if not (lib.has_work() or lib.refresh_links()):
         return
     try:
         with progress_factory() as progress:
