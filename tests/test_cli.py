@@ -103,7 +103,7 @@ def test_add_json_shape(tmp_path: Path) -> None:
     a = image(tmp_path / "in" / "one.png", ["one"])
     b = image(tmp_path / "in" / "two.png", ["two"])
     data = ok_json("--library", str(lib), "add", str(a), str(b), "--title", "Two pictures")
-    assert set(data) == {"records"}
+    assert set(data) == {"records", "errors"} and data["errors"] == []
     [record] = data["records"]
     assert set(record) >= {"id", "title", "attachments"}
     assert record["title"] == "Two pictures"

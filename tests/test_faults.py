@@ -249,10 +249,13 @@ def test_reindex_rebuilds_the_index_from_the_database(
     library.scan()
     assert [h.record_id for h in library.search("elderflower").results] == [record.id]
     path = library.path
+    # Empty the index behind the database's back (a damaged or stale index).
+    writer = library.index.index.writer()
+    writer.delete_all_documents()
+    writer.commit()
+    writer.wait_merging_threads()
+    del writer
     library.close()
-    index_dir = path / "index"
-    for child in index_dir.iterdir():
-        shutil.rmtree(child) if child.is_dir() else child.unlink()
 
     with Library.open(path) as reopened:
         assert reopened.search("elderflower").results == []  # the index really is empty
@@ -350,3 +353,17 @@ def test_scan_killed_with_sigkill_resumes_without_duplicates(
         results = library.search("slowtext", limit=50)
         assert results.total == files
         assert len(results.results) == files
+
+
+def test_a_deleted_index_folder_is_rebuilt_when_the_library_opens(
+    library: Library, text_image: Callable[..., Path]
+) -> None:
+    library.add([text_image("kiwi.png", ["Kiwi birds at night"])])
+    library.scan()
+    assert library.search("kiwi").total == 1
+    path = library.path
+    library.close()
+    shutil.rmtree(path / "index")
+    reopened = Library.open(path)
+    assert reopened.search("kiwi").total == 1
+    reopened.close()

@@ -107,6 +107,11 @@ def coerce(setting: Setting, value: Any) -> Any:
     return result
 
 
+def split_languages(languages: str) -> list[str]:
+    """``"eng+fra"`` -> ``["eng", "fra"]`` (empty parts dropped)."""
+    return [lang.strip() for lang in languages.split("+") if lang.strip()]
+
+
 def lookup(name: str) -> Setting:
     """The declaration of ``name``, or a SettingsError listing the valid names."""
     key = name.strip().lower().replace("-", "_")
@@ -141,7 +146,7 @@ class Settings:
 
     @property
     def language_list(self) -> list[str]:
-        return [lang for lang in self.languages.split("+") if lang]
+        return split_languages(self.languages)
 
     @classmethod
     def load(

@@ -9,7 +9,6 @@ import math
 import os
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 from PIL import Image, ImageOps
 
@@ -17,7 +16,9 @@ from ..errors import BadFileError, LimitExceededError
 from ..types import PageResult, Word
 
 PDF = "application/pdf"
-MULTI_PAGE_IMAGES = {"image/tiff"}  # animated GIF/WebP frames are not pages of a document
+MULTI_PAGE_IMAGES = {"image/tiff"}
+# Images carry no trustworthy resolution (phone photos, screenshots); the engine is told this.
+IMAGE_DPI = 300  # animated GIF/WebP frames are not pages of a document
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,3 @@ def _render_pdf_page(path: str, page: int, limits: Limits) -> Image.Image:
     finally:
         pdf.close()
 
-
-def file_name(path: str) -> str:
-    return Path(path).name

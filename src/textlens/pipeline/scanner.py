@@ -25,7 +25,7 @@ from ..settings import Settings
 from ..store import transaction
 from ..store import work as store
 from ..types import PageResult, ScanReport
-from .documents import Limits
+from .documents import IMAGE_DPI, PDF, Limits
 from .worker import Failure, PageJob, Plan, PlanJob, init_worker, plan_document, process_page
 
 # Workers yield the CPU to interactive programs; a first scan of a big library can take hours.
@@ -225,10 +225,17 @@ class Scanner:
                 )
                 self._note_failure(task.sha256, outcome.reason)
                 return []
+            ocr_pages = "ocr" in outcome.methods
+            params: dict[str, Any] = {}
+            if ocr_pages:
+                # The resolution the engine was told: PDF pages are rendered at `dpi`; images
+                # are given as they are, declared as 300 DPI (see worker.process_page).
+                params = {"dpi": job.limits.dpi if job.mime == PDF else IMAGE_DPI}
             store.record_plan(
-                self.conn, task.sha256, outcome.methods, engine=job.engine,
+                self.conn, task.sha256, outcome.methods,
+                engine=job.engine if ocr_pages else None,
                 engine_version=outcome.engine_version, model=outcome.model,
-                languages=job.languages, params={"dpi": job.limits.dpi},
+                languages=job.languages if ocr_pages else None, params=params,
             )
         todo = store.pages_to_run(self.conn, time.time(), self.settings.max_attempts,
                                   [task.sha256])

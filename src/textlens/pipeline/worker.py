@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BadFileError, TextlensError, UnsupportedFileError
+from ..settings import split_languages
 from ..types import PageResult
 from . import documents
 from .documents import Limits
@@ -97,7 +98,7 @@ def plan_document(job: PlanJob) -> Plan | Failure:
         if "ocr" in methods:
             eng = engine(job.engine)
             version = eng.version()
-            model = eng.model(job.languages.split("+"))
+            model = eng.model(split_languages(job.languages))
         return Plan(methods, version, model)
     except Exception as e:  # noqa: BLE001 - every failure becomes a recorded reason
         return _failure(e)
@@ -111,8 +112,10 @@ def process_page(job: PageJob) -> tuple[PageResult, float] | Failure:
             result = documents.read_text_layer(job.path, job.page, job.limits)
         else:
             image = documents.load_image(job.path, job.mime, job.page, job.limits)
-            options = {"dpi": job.limits.dpi if job.mime == documents.PDF else 300, **job.options}
-            result = engine(job.engine).recognize(image, job.languages.split("+"), options)
+            dpi = job.limits.dpi if job.mime == documents.PDF else documents.IMAGE_DPI
+            options = {"dpi": dpi, **job.options}
+            result = engine(job.engine).recognize(image, split_languages(job.languages),
+                                                  options)
         return result, time.perf_counter() - started
     except Exception as e:  # noqa: BLE001
         return _failure(e)

@@ -62,7 +62,8 @@ class SearchIndex:
         self.schema = build_schema()
         # The index is derived data: one written by another textlens version is dropped and
         # rebuilt from the database (`needs_rebuild`), never a reason to refuse to open.
-        self.needs_rebuild = False
+        # A missing index (deleted, or a library copied without it) is rebuilt the same way.
+        self.needs_rebuild = not (self.path / "meta.json").exists()
         try:
             self.index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
         except ValueError as e:

@@ -44,10 +44,6 @@ class Clause:
     words: list[str]
     prefix: bool = False
 
-    def describe(self) -> str:
-        text = " ".join(self.words)
-        return f'"{text}"' if len(self.words) > 1 else text + ("*" if self.prefix else "")
-
 
 @dataclass
 class ParsedQuery:

@@ -63,9 +63,10 @@ def _matching_pages(index: SearchIndex, searcher: tantivy.Searcher, page_query: 
     shared_limit = len(record_ids) * 8
     pages = run(record_ids, shared_limit)
     if sum(len(p) for p in pages.values()) >= shared_limit:
+        # The shared result was cut off: any record may be missing pages. Ask per record, so
+        # what a result lists never depends on how many other results there are.
         for record_id in record_ids:
-            if record_id not in pages:
-                pages.update(run([record_id], PAGES_PER_RECORD))
+            pages.update(run([record_id], PAGES_PER_RECORD))
     return pages
 
 

@@ -142,10 +142,10 @@ def record_plan(
     sha256: str,
     methods: list[str],
     *,
-    engine: str,
+    engine: str | None,
     engine_version: str,
     model: str,
-    languages: str,
+    languages: str | None,
     params: dict[str, Any],
 ) -> int:
     """Store how a document splits into pages, and open the run its pages will fill."""

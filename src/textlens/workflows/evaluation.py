@@ -22,36 +22,43 @@ DOC_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp
 GT_SUFFIX = ".gt.txt"
 
 
-def find_documents(folder: Path) -> dict[str, list[tuple[Path, Path]]]:
-    """``{set name: [(document, ground truth)]}``; a set is a folder directly holding pairs."""
+def find_documents(folder: Path) -> tuple[dict[str, list[tuple[Path, str]]], list[dict]]:
+    """``{set name: [(document, ground truth text)]}`` and the pairs that cannot be scored;
+    a set is a folder directly holding pairs."""
     root = folder.expanduser().resolve()
     if not root.is_dir():
         raise NotFoundError(f"{root} is not a folder")
-    sets: dict[str, list[tuple[Path, Path]]] = {}
+    sets: dict[str, list[tuple[Path, str]]] = {}
+    unusable: list[dict] = []
     for gt in sorted(root.rglob(f"*{GT_SUFFIX}")):
         stem = gt.name[: -len(GT_SUFFIX)]
-        for suffix in DOC_SUFFIXES:
-            doc = gt.with_name(stem + suffix)
-            if doc.is_file():
-                name = str(gt.parent.relative_to(root)) if gt.parent != root else root.name
-                sets.setdefault(name, []).append((doc, gt))
-                break
+        doc = next((gt.with_name(stem + s) for s in DOC_SUFFIXES
+                    if gt.with_name(stem + s).is_file()), None)
+        if doc is None:
+            continue
+        try:
+            reference = gt.read_text(encoding="utf-8-sig")
+        except (UnicodeDecodeError, OSError) as e:
+            unusable.append({"file": str(gt.relative_to(root)),
+                             "reason": f"ground truth is not readable UTF-8 text ({e})"})
+            continue
+        name = str(gt.parent.relative_to(root)) if gt.parent != root else root.name
+        sets.setdefault(name, []).append((doc, reference))
     if not sets:
         raise NotFoundError(
-            f"no <id>.<image|pdf> files with an <id>{GT_SUFFIX} beside them under {root}"
+            f"no <id>.<image|pdf> files with a readable <id>{GT_SUFFIX} beside them under {root}"
         )
-    return sets
+    return sets, unusable
 
 
 def evaluate(
     folder: Path, settings: Settings, progress: Callable[[], Any] | None = None
 ) -> dict[str, Any]:
-    sets = find_documents(folder)
+    sets, unusable = find_documents(folder)
     overrides = settings.as_dict() | {"ocr": True}
     documents: list[dict[str, Any]] = []
     timings: dict[str, tuple[int, float]] = {}
     with tempfile.TemporaryDirectory(prefix="textlens-eval-") as tmp:
-        Library.init(Path(tmp)).close()
         for set_name, pairs in sets.items():
             with Library.open(Path(tmp) / set_name.replace("/", "_"), overrides,
                               create=True) as lib:
@@ -60,12 +67,11 @@ def evaluate(
                 report = _scan(lib, progress)
                 elapsed = time.perf_counter() - started
                 pages = 0
-                for record, doc, gt in added:
+                for record, doc, reference in added:
                     attachment = record.attachments[0]
                     ocr = lib.ocr_text(attachment.id)
                     text = "\n".join(p["text"] for p in ocr["pages"])
                     pages += len(ocr["pages"])
-                    reference = gt.read_text(encoding="utf-8")
                     state = lib.attachment(attachment.id)
                     documents.append({
                         "set": set_name, "file": doc.name, "pages": len(ocr["pages"]),
@@ -84,6 +90,7 @@ def evaluate(
         "sets": result_sets,
         "overall": _summary(documents, total_pages, total_seconds),
         "documents": documents,
+        "unusable": unusable,
     }
 
 
@@ -124,3 +131,5 @@ def print_report(result: dict[str, Any], console: Any) -> None:
     for d in result["documents"]:
         if d["state"] != "done":
             console.print(f"  {d['set']}/{d['file']}: {d['state']} — {d['error']}")
+    for u in result["unusable"]:
+        console.print(f"  not scored: {u['file']}: {u['reason']}")
