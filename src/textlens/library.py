@@ -94,8 +94,7 @@ class Library:
             )
         settings = Settings.load(path, overrides)
         library = cls(path, settings, connect(path / DB_FILE))
-        if library.index.needs_rebuild and library.conn.execute(
-                "SELECT 1 FROM records LIMIT 1").fetchone():
+        if library.index.needs_rebuild and rec.has_records(library.conn):
             library.index.rebuild(library.conn)
         # Repair an index left behind by a crash between a database commit and its index commit.
         library.index.catch_up(library.conn, max_rows=SEARCH_CATCH_UP_ROWS)

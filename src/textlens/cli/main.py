@@ -105,7 +105,7 @@ def scan(
     watch: Annotated[bool, typer.Option("--watch", help="Keep going: scan again whenever there is new work.")] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """OCR everything pending, with a progress bar; results are searchable as they land."""
+    """OCR everything pending, with a progress bar; each file is searchable once it is done."""
     with _open(workers=workers, languages=languages) as lib:
         if watch:
             from ..workflows.watch import scan_forever

@@ -50,8 +50,9 @@ def tessdata_dir(languages: list[str]) -> Path:
     if missing:
         raise EngineError(
             f"no Tesseract language data for {'+'.join(missing)} (looked in {places}); "
-            f"install it (e.g. `apt-get install tesseract-ocr-{missing[0]}`) or change the "
-            "`languages` setting"
+            f"install it (e.g. `apt-get install tesseract-ocr-{missing[0]}`), or choose other "
+            "languages: the `languages` setting, or `textlens ocr ID --languages ...` for "
+            "files OCR'd with their own languages"
         )
     raise EngineError(
         f"the languages {'+'.join(languages)} are in different folders ({places}); "

@@ -114,7 +114,8 @@ def _check_size(path: str, limits: Limits) -> None:
     if size > limits.max_file_mb * 1024 * 1024:
         raise LimitExceededError(
             f"the file is {size / 2**20:.0f} MB, over the max_file_mb limit of "
-            f"{limits.max_file_mb} MB; raise it with `textlens config set max_file_mb N`"
+            f"{limits.max_file_mb} MB; raise it with `textlens config set max_file_mb N`, "
+            "then `textlens ocr` this file"
         )
 
 
@@ -122,7 +123,8 @@ def _check_pages(count: int, limits: Limits) -> None:
     if count > limits.max_pages:
         raise LimitExceededError(
             f"the file has {count} pages, over the max_pages limit of {limits.max_pages}; "
-            "raise it with `textlens config set max_pages N` if the file is genuine"
+            "raise it with `textlens config set max_pages N` if the file is genuine, then "
+            "`textlens ocr` this file"
         )
 
 
@@ -149,7 +151,8 @@ def _too_many_pixels(pixels: int | None, limits: Limits) -> LimitExceededError:
     return LimitExceededError(
         f"the image has {size}, over the max_image_pixels limit of "
         f"{limits.max_image_pixels:,} pixels (a guard against decompression bombs); "
-        "raise it with `textlens config set max_image_pixels N` if the file is genuine"
+        "raise it with `textlens config set max_image_pixels N` if the file is genuine, "
+        "then `textlens ocr` this file"
     )
 
 

@@ -4,14 +4,14 @@ matched, a snippet with the hits marked, and the boxes of the matching words on 
 from __future__ import annotations
 
 import html
-import json
 import sqlite3
 from bisect import bisect_left, bisect_right
 from itertools import compress
 
 import tantivy
 
-from ..store import wordboxes
+from ..store import records as rec
+from ..store import wordboxes, work
 from ..types import AttachmentHit, Box, PageHit, SearchHit, SearchResults
 from .index import PAGE_FIELDS, RECORD_FIELDS, SearchIndex
 from .query import Matcher, any_clause, parse, to_tantivy, word_ends
@@ -74,9 +74,7 @@ def _build_hits(conn: sqlite3.Connection, scored: list[tuple[int, float]],
                 pages: dict[int, list[tuple[float, int, int]]],
                 matcher: Matcher) -> list[SearchHit]:
     """Read what the results show from the database in three queries, whatever their number."""
-    records = {r["id"]: r for r in conn.execute(
-        "SELECT id, title, body FROM records WHERE id IN (SELECT value FROM json_each(?))",
-        (json.dumps([record_id for record_id, _ in scored]),))}
+    records = rec.records_by_id(conn, [record_id for record_id, _ in scored])
     # Per attachment: its best pages, at most PAGES_PER_ATTACHMENT, in page order.
     wanted: dict[int, list[int]] = {}
     for record_id, _ in scored:
@@ -86,20 +84,10 @@ def _build_hits(conn: sqlite3.Connection, scored: list[tuple[int, float]],
         for attachment_id, found in per_attachment.items():
             best = sorted(found, key=lambda p: -p[0])[:PAGES_PER_ATTACHMENT]
             wanted[attachment_id] = sorted(page for _, page in best)
-    attachments = {r["id"]: r for r in conn.execute(
-        "SELECT a.id, a.name, (SELECT r.id FROM ocr_runs r WHERE r.sha256 = a.sha256 AND"
-        " EXISTS (SELECT 1 FROM ocr_pages p WHERE p.run_id = r.id)"
-        " ORDER BY r.complete DESC, r.id DESC LIMIT 1) AS run_id"
-        " FROM attachments a WHERE a.id IN (SELECT value FROM json_each(?))",
-        (json.dumps(list(wanted)),))}
-    keys = [[attachments[a]["run_id"], page] for a, numbers in wanted.items()
+    attachments = work.attachments_with_current_run(conn, list(wanted))
+    keys = [(attachments[a]["run_id"], page) for a, numbers in wanted.items()
             if a in attachments and attachments[a]["run_id"] for page in numbers]
-    page_rows = {(r["run_id"], r["page"]): r for r in conn.execute(
-        # The page text is only read for an engine that gave text without words.
-        "SELECT p.run_id, p.page, CASE WHEN p.words = '' THEN p.text ELSE '' END AS text,"
-        " p.words, p.boxes FROM json_each(?) AS k JOIN ocr_pages p"
-        " ON p.run_id = json_extract(k.value, '$[0]') AND p.page = json_extract(k.value, '$[1]')",
-        (json.dumps(keys),))}
+    page_rows = work.pages_for_display(conn, keys)
 
     hits = []
     for record_id, score in scored:

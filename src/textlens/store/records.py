@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -72,6 +73,19 @@ def update_attachment_file(
 
 def touch_attachment_mtime(conn: sqlite3.Connection, attachment_id: int, mtime: float) -> None:
     conn.execute("UPDATE attachments SET mtime=? WHERE id=?", (mtime, attachment_id))
+
+
+def records_by_id(conn: sqlite3.Connection, record_ids: list[int]) -> dict[int, sqlite3.Row]:
+    """``{id: row(id, title, body)}`` in one query."""
+    rows = conn.execute(
+        "SELECT id, title, body FROM records WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(record_ids),),
+    )
+    return {r["id"]: r for r in rows}
+
+
+def has_records(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM records LIMIT 1").fetchone() is not None
 
 
 def copy_in_use(conn: sqlite3.Connection, path: str) -> bool:

@@ -296,14 +296,40 @@ def request_reocr(
     )
 
 
+# The run whose text a reader sees: the newest complete one, else the newest partial one.
+_CURRENT_RUN = (
+    "SELECT {columns} FROM ocr_runs r WHERE r.sha256 = {sha256} AND EXISTS"
+    " (SELECT 1 FROM ocr_pages p WHERE p.run_id = r.id)"
+    " ORDER BY r.complete DESC, r.id DESC LIMIT 1"
+)
+
+
 def current_run(conn: sqlite3.Connection, sha256: str) -> sqlite3.Row | None:
-    """The run whose text a reader sees: the newest complete one, else the newest partial one."""
-    return conn.execute(
-        "SELECT * FROM ocr_runs WHERE sha256=? AND EXISTS"
-        " (SELECT 1 FROM ocr_pages p WHERE p.run_id = ocr_runs.id)"
-        " ORDER BY complete DESC, id DESC LIMIT 1",
-        (sha256,),
-    ).fetchone()
+    """The run whose text a reader sees for these bytes (see _CURRENT_RUN)."""
+    return conn.execute(_CURRENT_RUN.format(columns="*", sha256="?"), (sha256,)).fetchone()
+
+
+def attachments_with_current_run(
+    conn: sqlite3.Connection, attachment_ids: list[int]
+) -> dict[int, sqlite3.Row]:
+    """``{attachment id: row(id, name, run_id)}`` in one query."""
+    sql = (f"SELECT a.id, a.name, ({_CURRENT_RUN.format(columns='r.id', sha256='a.sha256')})"
+           " AS run_id FROM attachments a WHERE a.id IN (SELECT value FROM json_each(?))")
+    return {r["id"]: r for r in conn.execute(sql, (json.dumps(attachment_ids),))}
+
+
+def pages_for_display(
+    conn: sqlite3.Connection, keys: list[tuple[int, int]]
+) -> dict[tuple[int, int], sqlite3.Row]:
+    """``{(run, page): row(page, text, words, boxes)}`` in one query; the page text is only
+    read for an engine that gave text without words (otherwise the words say it all)."""
+    rows = conn.execute(
+        "SELECT p.run_id, p.page, CASE WHEN p.words = '' THEN p.text ELSE '' END AS text,"
+        " p.words, p.boxes FROM json_each(?) AS k JOIN ocr_pages p"
+        " ON p.run_id = json_extract(k.value, '$[0]') AND p.page = json_extract(k.value, '$[1]')",
+        (json.dumps(keys),),
+    )
+    return {(r["run_id"], r["page"]): r for r in rows}
 
 
 def run_pages(conn: sqlite3.Connection, run_id: int) -> list[sqlite3.Row]:
