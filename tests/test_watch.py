@@ -60,7 +60,9 @@ def test_new_files_become_linked_records(library: Library, tmp_path: Path) -> No
         assert row["path"] == str(path.resolve())
     assert not [p for p in (library.path / "files").rglob("*") if p.is_file()]
     # A second pass changes nothing.
-    assert sync_folder(library, folder) == {"added": 0, "updated": 0, "removed": 0, "waiting": 0, "problems": {}}
+    assert sync_folder(library, folder) == (
+        {"added": 0, "updated": 0, "removed": 0, "waiting": 0, "problems": {}}
+    )
     assert len(library.records()) == 2
 
 
@@ -172,7 +174,9 @@ def test_a_library_inside_the_folder_is_not_added_to_itself(tmp_path: Path) -> N
         put_image(folder / "a.png", ["Albatross"])
         for path in (folder / "library").rglob("*"):
             settle(path, 100)
-        assert sync_folder(lib, folder) == {"added": 1, "updated": 0, "removed": 0, "waiting": 0, "problems": {}}
+        assert sync_folder(lib, folder) == (
+            {"added": 1, "updated": 0, "removed": 0, "waiting": 0, "problems": {}}
+        )
         assert set(watched(lib, folder)) == {"a.png"}
 
 
