@@ -27,6 +27,7 @@ FIELD_BOOSTS = {"title": 2.0, "body": 1.0, "all": 1.0, "text": 1.0}
 MIN_PREFIX = 2
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _ALNUM = re.compile(r"[^\W_]+")
+_ONE_LETTER: dict[str, re.Pattern[str]] = {}
 
 
 def fuzzy_distance(term: str) -> int:
@@ -181,6 +182,10 @@ def _clause_query(clause: Clause, schema: tantivy.Schema, fields: tuple[str, ...
 def _find_tokens(lowered: str, text: str, prefix: bool, ends: list[int]) -> list[int]:
     """Indices of the words of an ASCII page (lower-cased, words joined by newlines) where
     ``text`` starts a token (and ends it, unless ``prefix``). str.find beats a regex here."""
+    if len(text) == 1:  # a one-letter term is everywhere inside words: let the regex skip them
+        pattern = _ONE_LETTER.get(text) or _ONE_LETTER.setdefault(
+            text, re.compile(r"(?<![a-z0-9])" + re.escape(text) + r"(?![a-z0-9])"))
+        return [bisect_left(ends, m.start()) for m in pattern.finditer(lowered)]
     found = []
     size, end = len(text), len(lowered)
     at = lowered.find(text)
