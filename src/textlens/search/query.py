@@ -179,13 +179,13 @@ def _clause_query(clause: Clause, schema: tantivy.Schema, fields: tuple[str, ...
     return Q.boolean_query(per_field)
 
 
-def _find_tokens(lowered: str, text: str, prefix: bool, ends: list[int]) -> list[int]:
-    """Indices of the words of an ASCII page (lower-cased, words joined by newlines) where
-    ``text`` starts a token (and ends it, unless ``prefix``). str.find beats a regex here."""
+def _find_tokens(lowered: str, text: str, prefix: bool) -> list[int]:
+    """Offsets in an ASCII page (lower-cased, words joined by newlines) where ``text`` starts
+    a token (and ends it, unless ``prefix``). str.find beats a regex here."""
     if len(text) == 1:  # a one-letter term is everywhere inside words: let the regex skip them
         pattern = _ONE_LETTER.get(text) or _ONE_LETTER.setdefault(
             text, re.compile(r"(?<![a-z0-9])" + re.escape(text) + r"(?![a-z0-9])"))
-        return [bisect_left(ends, m.start()) for m in pattern.finditer(lowered)]
+        return [m.start() for m in pattern.finditer(lowered)]
     found = []
     size, end = len(text), len(lowered)
     at = lowered.find(text)
@@ -193,9 +193,27 @@ def _find_tokens(lowered: str, text: str, prefix: bool, ends: list[int]) -> list
         after = at + size
         if (at == 0 or not lowered[at - 1].isalnum()) and (
                 prefix or after == end or not lowered[after].isalnum()):
-            found.append(bisect_left(ends, at))
+            found.append(at)
         at = lowered.find(text, after)
     return found
+
+
+def _word_starts(joined: str, spans: list[tuple[int, int]]) -> dict[int, int]:
+    """``{word index: offset where that word starts}`` for every word that the spans
+    ``(start, end)`` of words joined by newlines touch, counting the newlines between
+    successive spans (no pass over every word)."""
+    result: dict[int, int] = {}
+    index, previous = 0, 0
+    for at, end in sorted(spans):
+        index += joined.count("\n", previous, at)
+        previous = at
+        result.setdefault(index, joined.rfind("\n", 0, at) + 1)
+        newline, following = joined.find("\n", at, end), index
+        while newline != -1:  # a phrase runs over into the next words
+            following += 1
+            result.setdefault(following, newline + 1)
+            newline = joined.find("\n", newline + 1, end)
+    return result
 
 
 class Matcher:
@@ -227,7 +245,9 @@ class Matcher:
         self._static = sorted(self.exact | set(self.prefixes), key=len, reverse=True)
         self._near: set[str] = set()
         self._patterns: dict[frozenset[tuple[str, bool]], re.Pattern[str]] = {}
-        self._phrase_firsts = {p[0] for p in self.phrases}
+        self._phrase_patterns = [
+            (p, re.compile(r"[^a-z0-9]+".join(map(re.escape, p)) + r"(?![a-z0-9])"))
+            for p in self.phrases]
         self._phrase_starts = re.compile(
             "|".join(re.escape(p[0]) for p in self.phrases), re.I) if self.phrases else None
 
@@ -270,42 +290,54 @@ class Matcher:
                 for text, prefix in ordered), re.I)
         return pattern
 
-    def marks(self, words: list[str], ends: list[int] | None = None,
-              joined: str | None = None) -> list[bool]:
-        """For a sequence of raw words (in reading order), which ones are hits.
+    def marks(self, words: list[str], joined: str | None = None) -> list[bool]:
+        """For a sequence of raw words (in reading order), which ones are hits."""
+        return self.locate(words, joined)[0]
 
-        ``ends`` (from ``word_ends``) and ``joined`` (the words joined by newlines) may be
-        passed in when the caller has them already."""
+    def locate(self, words: list[str], joined: str | None = None
+               ) -> tuple[list[bool], dict[int, int]]:
+        """Which words are hits, and ``{hit index: offset of that word in joined}``, where
+        ``joined`` is the words joined by newlines (pass it when you have it)."""
         marked = [False] * len(words)
         joined = joined if joined is not None else "\n".join(words)
         ascii_page = joined.isascii()
         lowered = joined.lower() if ascii_page else joined
         needles = self._needles(lowered)
-        if not needles and self._phrase_starts is None and ascii_page:
-            return marked
-        ends = ends if ends is not None else word_ends(words)
+        if ascii_page:
+            # A needle found at token boundaries is a whole token of that word (or, for a
+            # prefix, starts one): the word is a hit without looking at it again. A phrase is
+            # its tokens with only non-letters, non-digits between them.
+            spans = [(at, at + len(text)) for text, prefix in needles
+                     for at in _find_tokens(lowered, text, prefix)]
+            for phrase, pattern in self._phrase_patterns:
+                # str.find locates the first word; the regex only checks the rest from there.
+                for at in _find_tokens(lowered, phrase[0], False):
+                    found = pattern.match(lowered, at)
+                    if found:
+                        spans.append(found.span())
+            starts = _word_starts(joined, spans)
+            for i in starts:
+                marked[i] = True
+            return marked, starts
+        ends = word_ends(words)
         non_ascii = set() if ascii_page else {
             bisect_left(ends, m.start()) for m in _NON_ASCII.finditer(joined)}
         candidates = set(non_ascii)
         if needles and ascii_page:
             for text, prefix in needles:
-                candidates.update(_find_tokens(lowered, text, prefix, ends))
+                candidates.update(bisect_left(ends, at)
+                                  for at in _find_tokens(lowered, text, prefix))
         elif needles:
             pattern = self._pattern(needles)
             candidates |= {bisect_left(ends, m.start()) for m in pattern.finditer(joined)}
         for i in candidates:
             marked[i] = self.word_matches(words[i])
         if self._phrase_starts is not None:
-            starts = set(non_ascii)
-            if ascii_page:
-                for first in self._phrase_firsts:
-                    starts.update(_find_tokens(lowered, first, False, ends))
-            else:
-                starts |= {bisect_left(ends, m.start())
-                           for m in self._phrase_starts.finditer(joined)}
-            for i in sorted(starts):
+            phrase_starts = non_ascii | {
+                bisect_left(ends, m.start()) for m in self._phrase_starts.finditer(joined)}
+            for i in sorted(phrase_starts):
                 self._mark_phrases_at(words, i, marked)
-        return marked
+        return marked, {i: ends[i] - len(words[i]) for i, hit in enumerate(marked) if hit}
 
     def _mark_phrases_at(self, words: list[str], i: int, marked: list[bool]) -> None:
         """Mark every phrase whose first word begins among the tokens of ``words[i]``."""

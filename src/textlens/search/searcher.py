@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import html
 import sqlite3
-from bisect import bisect_left, bisect_right
-from itertools import compress
+from bisect import bisect_right
 
 import tantivy
 
@@ -122,39 +121,44 @@ def _page_hit(page_row: sqlite3.Row, matcher: Matcher) -> PageHit:
     if not words:  # an engine that gave text but no words: no boxes, snippet from text
         words = page_row["text"].split()
         joined = "\n".join(words)
-    ends = word_ends(words)
-    marks = matcher.marks(words, ends, joined)
-    hit_at = list(compress(range(len(marks)), marks))
+    marks, starts = matcher.locate(words, joined)
     numbers = wordboxes.boxes(page_row["boxes"])
     boxes: list[Box] = [
         (numbers[5 * i], numbers[5 * i + 1], numbers[5 * i + 2], numbers[5 * i + 3])
-        for i in hit_at if 5 * i + 3 < len(numbers)
+        for i in sorted(starts) if 5 * i + 3 < len(numbers)
     ]
     return PageHit(page=page_row["page"], boxes=boxes,
-                   snippet=snippet(words, marks, ends=ends, hit_at=hit_at))
+                   snippet=snippet(words, marks, joined=joined, starts=starts))
 
 
 def snippet(words: list[str], marks: list[bool], width: int = SNIPPET_CHARS,
-            ends: list[int] | None = None, hit_at: list[int] | None = None) -> str:
+            joined: str | None = None, starts: dict[int, int] | None = None) -> str:
     """About ``width`` characters of ``words`` around the densest run of hits, HTML-escaped,
-    with each hit wrapped in <b>...</b>."""
+    with each hit wrapped in <b>...</b>. ``joined`` (words joined by newlines) and ``starts``
+    (hit index -> offset in joined) spare the work when the caller has them."""
     if not words:
         return ""
-    if hit_at is None:
-        hit_at = list(compress(range(len(marks)), marks))
-    ends = ends if ends is not None else word_ends(words)
-    start = 0
+    joined = joined if joined is not None else "\n".join(words)
+    if starts is None:
+        offsets = word_ends(words)
+        starts = {i: offsets[i] - len(words[i]) for i, hit in enumerate(marks) if hit}
+    hit_at = sorted(starts)
+
+    def window_end(first: int) -> int:
+        """The index of the last word that fits in ``width`` characters from hit ``first``."""
+        return first + joined.count("\n", starts[first], starts[first] + width)
+
+    start, stop = 0, min(len(words), joined.count("\n", 0, width) + 1)
     if hit_at:
         # The window that starts at a hit and holds the most hits wins; it opens a few words
-        # before that hit so the reader sees some context. (The first 64 hits are plenty.)
+        # before that hit so the reader sees some context. (The first 16 hits are plenty.)
         best_count, best_start = 0, hit_at[0]
-        for n, first in enumerate(hit_at[:64]):
-            last = bisect_left(ends, ends[first] - len(words[first]) + width, lo=first)
-            count = bisect_right(hit_at, last, lo=n) - n
+        for n, first in enumerate(hit_at[:16]):
+            count = bisect_right(hit_at, window_end(first), lo=n) - n
             if count > best_count:
                 best_count, best_start = count, first
         start = max(0, best_start - 6)
-    stop = min(len(words), bisect_left(ends, ends[start] - len(words[start]) + width) + 1)
+        stop = min(len(words), window_end(best_start) + 1)
     # \x01 and \x02 stand for <b> and </b> until the whole snippet is escaped at once.
     shown = [f"\x01{w}\x02" if hit else w
              for w, hit in zip(words[start:stop], marks[start:stop], strict=True)]
