@@ -122,8 +122,10 @@ def scan(
                 f"{report.attachments_failed} failed"
             )
             if report.attachments_skipped:
-                render.out.print(f"{report.attachments_skipped} files in the library are skipped "
-                                 "(not images or PDFs): `textlens status --failures` says why")
+                n = report.attachments_skipped
+                render.out.print(f"{n} file{'s' if n > 1 else ''} in the library "
+                                 f"{'are' if n > 1 else 'is'} skipped (not an image or PDF): "
+                                 "`textlens status --failures` says why")
             for f in report.failures:
                 render.out.print(f"  [red]failed[/] {escape(f['name'])}: {escape(f['reason'])}")
 
