@@ -28,11 +28,12 @@ demo: install
 	$(TL) -L $(DEMO)/library add --each $(DEMO)/samples
 	$(TL) -L $(DEMO)/library scan
 	$(TL) -L $(DEMO)/library status --failures
-	$(TL) -L $(DEMO)/library search cladonia
+	$(TL) -L $(DEMO)/library search cladonia -survey
 	$(TL) -L $(DEMO)/library search 'madison OR warranty' --limit 3
-	$(TL) -L $(DEMO)/library search '"field report"'
 	$(TL) -L $(DEMO)/library search warrenty --fuzzy
-	$(TL) -L $(DEMO)/library search 'WIS-L-0012033' --json
+	$(TL) -L $(DEMO)/library search '"field report"'
+	$(TL) -L $(DEMO)/library show a4
+	$(TL) -L $(DEMO)/library search WIS-L-0012033 --json
 
 bench: install
 	$(PY) benchmarks/bench_scan.py
