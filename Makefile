@@ -36,6 +36,7 @@ demo: install
 	$(TL) -L $(DEMO)/library search WIS-L-0012033 --json
 
 bench: install
+	@command -v tesseract >/dev/null || (apt-get update -qq && apt-get install -y -qq tesseract-ocr)
 	$(PY) benchmarks/bench_scan.py
 	$(PY) benchmarks/bench_rescan.py
 	$(PY) benchmarks/bench_search.py
