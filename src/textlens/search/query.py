@@ -211,7 +211,10 @@ def _word_starts(joined: str, spans: list[tuple[int, int]]) -> dict[int, int]:
         newline, following = joined.find("\n", at, end), index
         while newline != -1:  # a phrase runs over into the next words
             following += 1
-            result.setdefault(following, newline + 1)
+            after = joined.find("\n", newline + 1)
+            word = joined[newline + 1: after if after != -1 else len(joined)]
+            if _ALNUM.search(word):  # a word of punctuation only holds no part of the phrase
+                result.setdefault(following, newline + 1)
             newline = joined.find("\n", newline + 1, end)
     return result
 
