@@ -10,7 +10,8 @@ import zlib
 
 import pytest
 
-from textlens.search.query import Matcher, parse, word_tokens
+from textlens.search.hits import Matcher
+from textlens.search.query import parse, word_tokens
 
 VOCAB = ["the", "then", "other", "a", "an", "cat", "cats", "Cat,", "(cat)", "catalog",
          "collected", "colected", "by", "by.", "WIS-L-0012033", "wis", "l", "0012033",

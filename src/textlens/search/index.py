@@ -19,7 +19,7 @@ from ..store import wordboxes, work
 
 INDEX_DIR = "index"
 TOKENIZER = "textlens"
-TEXT_FIELDS = ("title", "body", "text")
+TEXT_FIELDS = ("title", "text")  # a record's body is in its `all` field
 # Records match as a whole: `all` holds a record's title, body and every page of its attachments,
 # so "a b" finds a record with a on page 1 and b on page 3, and -c drops a record with c anywhere.
 RECORD_FIELDS = ("title", "all")
@@ -151,7 +151,6 @@ class SearchIndex:
             return 0
         doc = _document(f"r{record_id}", record_id, 0, 0)
         doc.add_text("title", row["title"])
-        doc.add_text("body", row["body"])
         doc.add_text("all", f"{row['title']}\n{row['body']}")
         for (sha256,) in conn.execute(
             "SELECT sha256 FROM attachments WHERE record_id=? ORDER BY id", (record_id,)

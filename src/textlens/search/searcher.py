@@ -12,8 +12,9 @@ import tantivy
 from ..store import records as rec
 from ..store import wordboxes, work
 from ..types import AttachmentHit, Box, PageHit, SearchHit, SearchResults
+from .hits import Matcher, word_ends
 from .index import PAGE_FIELDS, RECORD_FIELDS, SearchIndex
-from .query import Matcher, any_clause, parse, to_tantivy, word_ends
+from .query import any_clause, parse, to_tantivy
 
 SNIPPET_CHARS = 200
 PAGES_PER_ATTACHMENT = 10  # a 300-page PDF lists its best pages, not all of them
