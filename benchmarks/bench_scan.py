@@ -95,7 +95,8 @@ def main() -> int:
     say(f"  textlens scan:            {tl_seconds:7.1f} s  {tl_rate:6.2f} pages/s "
         "(stored and indexed)")
     ratio = tl_rate / cli_rate
-    say(f"  ratio textlens / CLI: {ratio:.2f}  (goal >= 0.95: {'met' if ratio >= 0.95 else 'MISSED'})")
+    verdict = "met" if ratio >= 0.95 else "MISSED"
+    say(f"  ratio textlens / CLI: {ratio:.2f}  (goal >= 0.95: {verdict})")
     return 0
 
 
