@@ -159,7 +159,9 @@ class Library:
         root = Path(folder).expanduser()
         if not root.is_dir():
             raise NotFoundError(f"{root} is not a folder")
-        files = sorted(p for p in root.rglob("*") if p.is_file() and not _hidden(p, root))
+        own = self.path.resolve()  # never add the library's own files when it sits inside
+        files = sorted(p for p in root.rglob("*") if p.is_file() and not _hidden(p, root)
+                       and own not in p.resolve().parents)
         records = []
         for f in files:
             try:

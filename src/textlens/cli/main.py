@@ -142,9 +142,15 @@ def _scan_with_progress(lib: Library, quiet: bool = False, target: str | None = 
         def update(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        if target is not None:
-            return lib.ocr(target, on_progress=update, **kwargs)
-        return lib.scan(on_progress=update, **kwargs)
+        try:
+            if target is not None:
+                return lib.ocr(target, on_progress=update, **kwargs)
+            return lib.scan(on_progress=update, **kwargs)
+        except KeyboardInterrupt:
+            progress.stop()
+            render.err.print("interrupted: the pages done so far are saved; run the same "
+                             "command again to go on")
+            raise typer.Exit(130) from None
 
 
 @app.command()
