@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -366,7 +367,7 @@ def test_results_json_shape(corpus: Corpus) -> None:
         assert isinstance(result["score"], float) and result["score"] > 0
         assert result["record_matched"] is False
         [attachment] = result["attachments"]
-        assert set(attachment) == {"id", "name", "pages"}
+        assert set(attachment) == {"id", "name", "pages", "more_pages"}
         assert attachment["name"].endswith(".png")
         [page] = attachment["pages"]
         assert set(page) == {"page", "snippet", "boxes"}
@@ -514,3 +515,25 @@ def test_total_is_exact_when_more_records_match_than_are_read(library: Library) 
         results = library.search("gannet", limit=limit)
         assert results.total == 300, limit
         assert len(results.results) == min(limit, 300)
+
+
+def test_a_long_document_lists_its_best_pages_and_counts_the_rest(tmp_path: Path) -> None:
+    from textlens.samples import write_pdf
+    from textlens.search.searcher import PAGES_PER_ATTACHMENT
+
+    pdf = tmp_path / "minutes.pdf"
+    write_pdf(pdf, [f"Minutes page {i}: the quorum was present" for i in range(1, 15)])
+    lib = Library.init(tmp_path / "lib")
+    try:
+        lib.add([pdf])
+        lib.scan()
+        [hit] = lib.search("quorum").results
+        [attachment] = hit.attachments
+        assert len(attachment.pages) == PAGES_PER_ATTACHMENT
+        assert attachment.more_pages == 14 - PAGES_PER_ATTACHMENT
+        listed = [p.page for p in attachment.pages]
+        assert listed == sorted(listed)
+        data = lib.search("quorum").to_dict()
+        assert data["results"][0]["attachments"][0]["more_pages"] == 14 - PAGES_PER_ATTACHMENT
+    finally:
+        lib.close()

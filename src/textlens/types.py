@@ -104,6 +104,7 @@ class AttachmentHit:
     id: int
     name: str
     pages: list[PageHit]
+    more_pages: int = 0  # further matching pages not listed (PAGES_PER_ATTACHMENT at most)
 
 
 @dataclass
@@ -131,6 +132,7 @@ class SearchHit:
                         {"page": p.page, "snippet": p.snippet, "boxes": [list(b) for b in p.boxes]}
                         for p in a.pages
                     ],
+                    "more_pages": a.more_pages,
                 }
                 for a in self.attachments
             ],

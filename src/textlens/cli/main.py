@@ -118,8 +118,8 @@ def scan(
         else:
             render.out.print(
                 f"{report.pages_done} pages OCR'd in {report.seconds:.1f} s "
-                f"({report.pages_per_second:.2f} pages/s); {report.attachments_done} files done, "
-                f"{report.attachments_failed} failed"
+                f"({report.pages_per_second:.2f} pages/s); {_files(report.attachments_done)} "
+                f"done, {report.attachments_failed} failed"
             )
             if report.attachments_skipped:
                 n = report.attachments_skipped
@@ -128,6 +128,10 @@ def scan(
                                  "`textlens status --failures` says why")
             for f in report.failures:
                 render.out.print(f"  [red]failed[/] {escape(f['name'])}: {escape(f['reason'])}")
+
+
+def _files(n: int) -> str:
+    return f"{n} file" + ("" if n == 1 else "s")
 
 
 def _scan_with_progress(lib: Library, quiet: bool = False, target: str | None = None,

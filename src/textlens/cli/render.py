@@ -88,7 +88,8 @@ def print_search(results: SearchResults) -> None:
             out.print(f"  note: {snippet_markup(hit.snippet)}")
         if hit.attachments:
             names = ", ".join(
-                f"{a.name} ({_pages_label([p.page for p in a.pages])})" for a in hit.attachments
+                f"{a.name} ({_pages_label([p.page for p in a.pages], a.more_pages)})"
+                for a in hit.attachments
             )
             out.print(f"  [green]{len(hit.attachments)} attachment(s) match:[/] {escape(names)}")
         for a in hit.attachments:
@@ -97,8 +98,9 @@ def print_search(results: SearchResults) -> None:
                           f"[dim]{len(p.boxes)} box(es)[/]")
 
 
-def _pages_label(pages: list[int]) -> str:
-    return ("p. " if len(pages) == 1 else "pp. ") + ", ".join(str(p) for p in pages)
+def _pages_label(pages: list[int], more: int = 0) -> str:
+    label = ("p. " if len(pages) == 1 else "pp. ") + ", ".join(str(p) for p in pages)
+    return label + (f" and {more} more" if more else "")
 
 
 def print_status(status: dict[str, Any]) -> None:

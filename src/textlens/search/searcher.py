@@ -77,6 +77,7 @@ def _build_hits(conn: sqlite3.Connection, scored: list[tuple[int, float]],
     records = rec.records_by_id(conn, [record_id for record_id, _ in scored])
     # Per attachment: its best pages, at most PAGES_PER_ATTACHMENT, in page order.
     wanted: dict[int, list[int]] = {}
+    matched: dict[int, int] = {}
     for record_id, _ in scored:
         per_attachment: dict[int, list[tuple[float, int]]] = {}
         for score, attachment_id, page in pages.get(record_id, [])[:PAGES_PER_RECORD]:
@@ -84,6 +85,7 @@ def _build_hits(conn: sqlite3.Connection, scored: list[tuple[int, float]],
         for attachment_id, found in per_attachment.items():
             best = sorted(found, key=lambda p: -p[0])[:PAGES_PER_ATTACHMENT]
             wanted[attachment_id] = sorted(page for _, page in best)
+            matched[attachment_id] = len(found)
     attachments = work.attachments_with_current_run(conn, list(wanted))
     keys = [(attachments[a]["run_id"], page) for a, numbers in wanted.items()
             if a in attachments and attachments[a]["run_id"] for page in numbers]
@@ -107,8 +109,9 @@ def _build_hits(conn: sqlite3.Connection, scored: list[tuple[int, float]],
                 continue
             page_hits = [_page_hit(page_rows[(info["run_id"], n)], matcher)
                          for n in wanted[attachment_id] if (info["run_id"], n) in page_rows]
-            attachment_hits.append(AttachmentHit(id=attachment_id, name=info["name"],
-                                                 pages=page_hits))
+            attachment_hits.append(AttachmentHit(
+                id=attachment_id, name=info["name"], pages=page_hits,
+                more_pages=max(0, matched[attachment_id] - len(page_hits))))
         hits.append(SearchHit(
             record_id=record_id, title=row["title"], score=score,
             record_matched=record_matched, snippet=record_snippet, attachments=attachment_hits,
