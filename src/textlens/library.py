@@ -69,14 +69,7 @@ class Library:
     @classmethod
     def init(cls, path: Path | str | None = None) -> Library:
         """Create a library folder (or open it if it exists)."""
-        path = Path(path) if path else default_library_path()
-        path.mkdir(parents=True, exist_ok=True)
-        (path / FILES_DIR).mkdir(exist_ok=True)
-        config = path / CONFIG_FILE
-        if not config.exists():
-            config.write_text(settings_mod.default_file_text(), encoding="utf-8")
-        connect(path / DB_FILE).close()
-        return cls.open(path)
+        return cls.open(path, create=True)
 
     @classmethod
     def open(
@@ -85,9 +78,9 @@ class Library:
     ) -> Library:
         """Open an existing library; with ``create=True`` make it first if needed."""
         path = Path(path) if path else default_library_path()
+        if create:
+            _create_folder(path)
         if not (path / DB_FILE).exists():
-            if create:
-                return cls.init(path).with_overrides(overrides)
             raise LibraryNotFoundError(
                 f"no textlens library at {path}; create one with `textlens init` "
                 "(choose the folder with --library DIR or TEXTLENS_LIBRARY)"
@@ -99,11 +92,6 @@ class Library:
         # Repair an index left behind by a crash between a database commit and its index commit.
         library.index.catch_up(library.conn, max_rows=SEARCH_CATCH_UP_ROWS)
         return library
-
-    def with_overrides(self, overrides: dict[str, Any] | None) -> Library:
-        if overrides:
-            self.settings = Settings.load(self.path, overrides)
-        return self
 
     def close(self) -> None:
         self.conn.close()
@@ -401,7 +389,8 @@ class Library:
             log_path=str(log),
         )
         report = scanner.run(limit=limit, only=only)
-        report.attachments_skipped = work.skipped_count(self.conn, only)
+        if only is None:  # a whole scan reports the library's skipped files; `ocr` has none
+            report.attachments_skipped = work.skipped_count(self.conn)
         return report
 
     def has_work(self) -> bool:
@@ -431,6 +420,17 @@ class Library:
         result = settings_mod.write_setting(self.path, name, value)
         self.settings = Settings.load(self.path)
         return result
+
+
+def _create_folder(path: Path) -> None:
+    """A library's folder, `files/`, a commented `textlens.toml` and the database (idempotent)."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / FILES_DIR).mkdir(exist_ok=True)
+    config = path / CONFIG_FILE
+    if not config.exists():
+        config.write_text(settings_mod.default_file_text(), encoding="utf-8")
+    if not (path / DB_FILE).exists():
+        connect(path / DB_FILE).close()
 
 
 def parse_id(target: str | int) -> tuple[str, int]:

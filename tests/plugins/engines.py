@@ -15,13 +15,15 @@ from textlens.errors import EngineError
 from textlens.types import PageResult, Word
 
 
-class CrashEngine(Engine):
+class _TestEngine(Engine):
+    def version(self) -> str:
+        return "1.0"
+
+
+class CrashEngine(_TestEngine):
     """Segfaults the worker process on every page whose image is wider than tall."""
 
     name = "crash"
-
-    def version(self) -> str:
-        return "1.0"
 
     def recognize(self, image: Image.Image, languages: list[str],
                   options: Mapping[str, Any]) -> PageResult:
@@ -31,13 +33,10 @@ class CrashEngine(Engine):
                           image.width, image.height, 90.0)
 
 
-class HangEngine(Engine):
+class HangEngine(_TestEngine):
     """Never returns (until the page time limit stops its worker)."""
 
     name = "hang"
-
-    def version(self) -> str:
-        return "1.0"
 
     def recognize(self, image: Image.Image, languages: list[str],
                   options: Mapping[str, Any]) -> PageResult:
@@ -45,26 +44,20 @@ class HangEngine(Engine):
             time.sleep(1)
 
 
-class FailEngine(Engine):
+class FailEngine(_TestEngine):
     """Raises an engine error for every page."""
 
     name = "fail"
-
-    def version(self) -> str:
-        return "1.0"
 
     def recognize(self, image: Image.Image, languages: list[str],
                   options: Mapping[str, Any]) -> PageResult:
         raise EngineError("the fail engine always fails")
 
 
-class SlowEngine(Engine):
+class SlowEngine(_TestEngine):
     """Returns a fixed text after a delay (for kill-and-resume tests); records each call."""
 
     name = "slow"
-
-    def version(self) -> str:
-        return "1.0"
 
     def recognize(self, image: Image.Image, languages: list[str],
                   options: Mapping[str, Any]) -> PageResult:

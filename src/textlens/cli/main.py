@@ -52,6 +52,17 @@ def main(
         state.overrides[lookup(name).name] = value
 
 
+def _library_path() -> Path:
+    return state.library or default_library_path()
+
+
+def _settings(**overrides: Any) -> Settings:
+    """Effective settings for commands that need no library (it may not exist yet)."""
+    path = _library_path()
+    merged = {**state.overrides, **{k: v for k, v in overrides.items() if v is not None}}
+    return Settings.load(path if path.exists() else None, merged)
+
+
 def _open(create: bool = False, **overrides: Any) -> Library:
     merged = {**state.overrides, **{k: v for k, v in overrides.items() if v is not None}}
     return Library.open(state.library, merged, create=create)
@@ -280,9 +291,7 @@ def engines(json_: JsonOpt = False) -> None:
     """The OCR engines textlens knows, and whether each can run here."""
     from ..engines import registry
 
-    path = state.library or default_library_path()
-    settings = Settings.load(path if path.exists() else None, state.overrides)
-    rows = registry.describe(settings.plugins)
+    rows = registry.describe(_settings().plugins)
     if json_:
         render.print_json({"engines": rows})
         return
@@ -297,8 +306,8 @@ def config_show(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Every setting: its effective value, where it came from, and what it does."""
     if ctx.invoked_subcommand:
         return
-    path = state.library or default_library_path()
-    settings = Settings.load(path if path.exists() else None, state.overrides)
+    path = _library_path()
+    settings = _settings()
     if json_:
         render.print_json({"library": str(path), "settings": {
             s.name: {"value": settings.get(s.name), "source": settings.sources[s.name],
@@ -329,8 +338,7 @@ def eval_(
     """Measure OCR accuracy and speed against ground-truth text, with this library's settings."""
     from ..workflows.evaluation import evaluate, print_report
 
-    path = state.library or default_library_path()
-    settings = Settings.load(path if path.exists() else None, {**state.overrides, "workers": workers})
+    settings = _settings(workers=workers)
     result = evaluate(folder, settings, progress=None if json_ else render.progress_bar)
     if json_:
         render.print_json(result)

@@ -168,7 +168,7 @@ class Scanner:
         with ``limit``, only the first ``limit`` files of that order."""
         only_list = list(only) if only is not None else None
         pages = store.pages_to_run(self.conn, now, self.settings.max_attempts, only_list)
-        plans = store.contents_to_plan(self.conn, now, only_list, self.settings.max_attempts)
+        plans = store.contents_to_plan(self.conn, now, self.settings.max_attempts, only_list)
         if limit:
             chosen = set(list(dict.fromkeys(
                 [p.sha256 for p in pages] + [c.sha256 for c in plans]))[:limit])
@@ -266,24 +266,17 @@ class Scanner:
                         max_attempts=self.settings.max_attempts,
                         backoff=self.settings.retry_backoff,
                     )
-            store.finish_contents(self.conn, self._touched)
-            self._count_finished(self._touched)
+            for sha256, (state, reason) in store.finish_contents(
+                    self.conn, self._touched).items():
+                if state == "done":
+                    self.report.attachments_done += 1
+                else:
+                    self._note_failure(sha256, reason)
         self._pending_writes.clear()
         self._dispatched.clear()
         self._touched.clear()
 
-    def _count_finished(self, shas: set[str]) -> None:
-        for sha256 in shas:
-            row = self.conn.execute(
-                "SELECT state, reason FROM contents WHERE sha256=?", (sha256,)
-            ).fetchone()
-            if row and row["state"] == "done":
-                self.report.attachments_done += 1
-            elif row and row["state"] == "failed":
-                self._note_failure(sha256, row["reason"])
-
     def _note_failure(self, sha256: str, reason: str) -> None:
         self.report.attachments_failed += 1
-        names = [r[0] for r in self.conn.execute(
-            "SELECT name FROM attachments WHERE sha256=?", (sha256,))]
+        names = store.attachment_names(self.conn, sha256)
         self.report.failures.append({"name": ", ".join(names), "reason": reason})

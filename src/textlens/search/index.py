@@ -15,7 +15,7 @@ from pathlib import Path
 import tantivy
 
 from ..errors import BusyError
-from ..store import wordboxes, work
+from ..store import work
 
 INDEX_DIR = "index"
 TOKENIZER = "textlens"
@@ -26,6 +26,7 @@ RECORD_FIELDS = ("title", "all")
 PAGE_FIELDS = ("text",)
 # A search-time catch-up must stay short: a big backlog is the scanner's job.
 SEARCH_CATCH_UP_ROWS = 2000
+CATCH_UP_BATCH = 1000  # outbox rows per index commit; bounds the texts held in memory
 
 
 def analyzer() -> tantivy.TextAnalyzer:
@@ -79,10 +80,14 @@ class SearchIndex:
         self.index.reload()
         return self.index.searcher()
 
-    def _writer(self) -> tantivy.IndexWriter | None:
-        """The index writer, or None when another process holds it (it will catch up)."""
+    def _writer(self, bulk: bool = False) -> tantivy.IndexWriter | None:
+        """The index writer, or None when another process holds it (it will catch up).
+
+        Catch-ups use one thread, since a scan's workers already use every core; a rebuild
+        (`bulk`), which someone is waiting for, uses them all and a larger buffer."""
         try:
-            # One indexing thread: the scan's workers already use every core.
+            if bulk:
+                return self.index.writer(heap_size=256_000_000, num_threads=0)
             return self.index.writer(heap_size=64_000_000, num_threads=1)
         except ValueError as e:
             if "lock" in str(e).lower():
@@ -99,20 +104,23 @@ class SearchIndex:
         applied = 0
         try:
             while max_rows is None or applied < max_rows:
-                batch = 5000 if max_rows is None else min(5000, max_rows - applied)
+                batch = CATCH_UP_BATCH if max_rows is None else \
+                    min(CATCH_UP_BATCH, max_rows - applied)
                 rows = conn.execute(
                     "SELECT id, kind, ref FROM index_outbox ORDER BY id LIMIT ?", (batch,)
                 ).fetchall()
                 if not rows:
                     break
+                # Attachments first, then their records, which reuse the texts just read.
+                texts: dict[str, list[str]] = {}
                 records: set[int] = set()
                 for kind, ref in dict.fromkeys((r["kind"], r["ref"]) for r in rows):
                     if kind == "record":
                         records.add(ref)
                     else:
-                        records |= self._apply_attachment(writer, conn, ref)[1]
+                        records |= self._apply_attachment(writer, conn, ref, texts)[1]
                 for record_id in records:
-                    self._apply_record(writer, conn, record_id)
+                    self._apply_record(writer, conn, record_id, texts)
                 writer.commit()
                 last = rows[-1]["id"]
                 conn.execute("DELETE FROM index_outbox WHERE id <= ?", (last,))
@@ -123,7 +131,7 @@ class SearchIndex:
 
     def rebuild(self, conn: sqlite3.Connection) -> int:
         """Drop the index and build it again from the database; return the documents added."""
-        writer = self._writer()
+        writer = self._writer(bulk=True)
         if writer is None:
             raise BusyError(
                 "another process is writing the search index (a scan?); try again when it ends"
@@ -133,9 +141,12 @@ class SearchIndex:
             writer.delete_all_documents()
             added = 0
             for (record_id,) in conn.execute("SELECT id FROM records").fetchall():
-                added += self._apply_record(writer, conn, record_id)
-            for (attachment_id,) in conn.execute("SELECT id FROM attachments").fetchall():
-                added += self._apply_attachment(writer, conn, attachment_id)[0]
+                texts: dict[str, list[str]] = {}  # one record's files, each read once
+                added += self._apply_record(writer, conn, record_id, texts)
+                for (attachment_id,) in conn.execute(
+                    "SELECT id FROM attachments WHERE record_id=?", (record_id,)
+                ).fetchall():
+                    added += self._apply_attachment(writer, conn, attachment_id, texts)[0]
             writer.commit()
             conn.execute("DELETE FROM index_outbox WHERE id <= ?", (high,))
         finally:
@@ -143,7 +154,7 @@ class SearchIndex:
         return added
 
     def _apply_record(self, writer: tantivy.IndexWriter, conn: sqlite3.Connection,
-                      record_id: int) -> int:
+                      record_id: int, texts: dict[str, list[str]]) -> int:
         """Replace a record's own document: title, body, and all its attachments' text."""
         writer.delete_documents_by_term("key", f"r{record_id}")
         row = conn.execute("SELECT title, body FROM records WHERE id=?", (record_id,)).fetchone()
@@ -155,13 +166,14 @@ class SearchIndex:
         for (sha256,) in conn.execute(
             "SELECT sha256 FROM attachments WHERE record_id=? ORDER BY id", (record_id,)
         ).fetchall():
-            for page in _pages(conn, sha256):
+            for page in _pages(conn, sha256, texts):
                 doc.add_text("all", page)
         writer.add_document(doc)
         return 1
 
     def _apply_attachment(self, writer: tantivy.IndexWriter, conn: sqlite3.Connection,
-                          attachment_id: int) -> tuple[int, set[int]]:
+                          attachment_id: int, texts: dict[str, list[str]]
+                          ) -> tuple[int, set[int]]:
         """Replace an attachment's page documents; return them and the records to refresh."""
         writer.delete_documents_by_term("key", f"a{attachment_id}")
         row = conn.execute(
@@ -170,7 +182,7 @@ class SearchIndex:
         if row is None:
             return 0, set()  # deleted: its record was queued for refresh with the deletion
         added = 0
-        for number, text in enumerate(_pages(conn, row["sha256"]), start=1):
+        for number, text in enumerate(_pages(conn, row["sha256"], texts), start=1):
             if not text:
                 continue
             doc = _document(f"a{attachment_id}", row["record_id"], attachment_id, number)
@@ -180,20 +192,21 @@ class SearchIndex:
         return added, {row["record_id"]}
 
     def doc_count(self) -> int:
+        """Documents in the index: one per record, one per OCR'd page."""
         return self.searcher().num_docs
 
 
-def _pages(conn: sqlite3.Connection, sha256: str) -> list[str]:
-    """The text of each page of a content's current run (page 1 first)."""
-    run = work.current_run(conn, sha256)
-    if run is None:
-        return []
-    texts: list[str] = []
-    for page in work.run_pages(conn, run["id"]):
-        while len(texts) < page["page"] - 1:
-            texts.append("")  # a page that failed: keep the numbering of the ones after it
-        texts.append(page["text"] or " ".join(wordboxes.texts(page["words"])))
-    return texts
+def _pages(conn: sqlite3.Connection, sha256: str, cache: dict[str, list[str]]) -> list[str]:
+    """The text of each page of a content's current run (page 1 first), read once per
+    ``cache`` (a file attached twice, or indexed for its page documents and its record)."""
+    if sha256 not in cache:
+        run = work.current_run(conn, sha256)
+        pages: list[str] = []
+        for number, text in work.page_texts(conn, run["id"]) if run else []:
+            pages += [""] * (number - 1 - len(pages))  # failed pages keep later numbers right
+            pages.append(text)
+        cache[sha256] = pages
+    return cache[sha256]
 
 
 def _document(key: str, record_id: int, attachment_id: int, page: int) -> tantivy.Document:

@@ -45,7 +45,21 @@ class PageTodo:
     run_id: int
     engine: str
     languages: str
-    params: str
+
+
+# What a scan picks up: pages pending (or failed with tries left, once their wait is over), and
+# files never opened yet (or whose opening failed with tries left). Only bytes that some
+# attachment still uses count. Shared by the queries below and by `has_due_work`.
+_PAGE_DUE = (
+    "(p.state = 'pending' OR (p.state = 'failed' AND p.attempts < :max_attempts"
+    " AND p.next_attempt <= :now)) AND EXISTS (SELECT 1 FROM attachments a"
+    " WHERE a.sha256 = p.sha256)"
+)
+_CONTENT_DUE = (
+    "c.page_count IS NULL AND c.next_attempt <= :now AND (c.state = 'pending'"
+    " OR (c.state = 'failed' AND c.attempts < :max_attempts)) AND EXISTS"
+    " (SELECT 1 FROM attachments a WHERE a.sha256 = c.sha256)"
+)
 
 
 def reset_running(conn: sqlite3.Connection) -> None:
@@ -68,24 +82,16 @@ def _split_path(value: str | None) -> tuple[str, bool]:
 
 
 def contents_to_plan(
-    conn: sqlite3.Connection, now: float, only: Iterable[str] | None = None,
-    max_attempts: int | None = None,
+    conn: sqlite3.Connection, now: float, max_attempts: int, only: Iterable[str] | None = None
 ) -> list[ContentTodo]:
-    sql = (
-        f"SELECT c.sha256, c.mime, c.engine, c.languages, {_path_select()} AS loc FROM contents c"
-        " WHERE c.page_count IS NULL AND c.state IN ('pending', 'failed') AND c.next_attempt <= ?"
-        " AND EXISTS (SELECT 1 FROM attachments a WHERE a.sha256 = c.sha256)"
-    )
-    args: list[Any] = [now]
-    if max_attempts is not None:  # a file that failed for good waits for `textlens ocr`
-        sql += " AND (c.state <> 'failed' OR c.attempts < ?)"
-        args.append(max_attempts)
+    sql = (f"SELECT c.sha256, c.mime, c.engine, c.languages, {_path_select()} AS loc"
+           f" FROM contents c WHERE {_CONTENT_DUE}")
+    args: dict[str, Any] = {"now": now, "max_attempts": max_attempts}
     if only is not None:
-        sql += " AND c.sha256 IN (SELECT value FROM json_each(?))"
-        args.append(json.dumps(list(only)))
-    sql += " ORDER BY c.rowid"
+        sql += " AND c.sha256 IN (SELECT value FROM json_each(:only))"
+        args["only"] = json.dumps(list(only))
     todo = []
-    for row in conn.execute(sql, args):
+    for row in conn.execute(sql + " ORDER BY c.rowid", args):
         path, linked = _split_path(row["loc"])
         todo.append(
             ContentTodo(row["sha256"], row["mime"], path, linked, row["engine"], row["languages"])
@@ -98,24 +104,21 @@ def pages_to_run(
 ) -> list[PageTodo]:
     sql = (
         f"SELECT p.sha256, p.page, p.method, c.mime, r.id AS run_id, r.engine, r.languages,"
-        f" r.params, {_path_select()} AS loc"
+        f" {_path_select()} AS loc"
         " FROM pages p JOIN contents c ON c.sha256 = p.sha256 JOIN ocr_runs r ON r.id = c.run_id"
-        " WHERE (p.state = 'pending' OR (p.state = 'failed' AND p.attempts < ?"
-        " AND p.next_attempt <= ?))"
-        " AND EXISTS (SELECT 1 FROM attachments a WHERE a.sha256 = p.sha256)"
+        f" WHERE {_PAGE_DUE}"
     )
-    args: list[Any] = [max_attempts, now]
+    args: dict[str, Any] = {"now": now, "max_attempts": max_attempts}
     if only is not None:
-        sql += " AND p.sha256 IN (SELECT value FROM json_each(?))"
-        args.append(json.dumps(list(only)))
-    sql += " ORDER BY c.rowid, p.page"
+        sql += " AND p.sha256 IN (SELECT value FROM json_each(:only))"
+        args["only"] = json.dumps(list(only))
     todo = []
-    for row in conn.execute(sql, args):
+    for row in conn.execute(sql + " ORDER BY c.rowid, p.page", args):
         path, linked = _split_path(row["loc"])
         todo.append(
             PageTodo(
                 row["sha256"], row["page"], row["method"], row["mime"], path, linked,
-                row["run_id"], row["engine"], row["languages"], row["params"],
+                row["run_id"], row["engine"], row["languages"],
             )
         )
     return todo
@@ -123,18 +126,12 @@ def pages_to_run(
 
 def has_due_work(conn: sqlite3.Connection, now: float, max_attempts: int) -> bool:
     """Whether a scan now would have anything to do (cheap: stops at the first row)."""
-    page = conn.execute(
-        "SELECT 1 FROM pages p WHERE (state IN ('pending', 'running') OR (state = 'failed'"
-        " AND attempts < ? AND next_attempt <= ?)) AND EXISTS"
-        " (SELECT 1 FROM attachments a WHERE a.sha256 = p.sha256) LIMIT 1", (max_attempts, now)
-    ).fetchone()
-    content = conn.execute(
-        "SELECT 1 FROM contents c WHERE page_count IS NULL AND next_attempt <= ? AND"
-        " (state = 'pending' OR (state = 'failed' AND attempts < ?)) AND EXISTS"
-        " (SELECT 1 FROM attachments a WHERE a.sha256 = c.sha256) LIMIT 1",
-        (now, max_attempts),
-    ).fetchone()
-    return bool(page or content)
+    args = {"now": now, "max_attempts": max_attempts}
+    return bool(
+        conn.execute(f"SELECT 1 FROM pages p WHERE {_PAGE_DUE} LIMIT 1", args).fetchone()
+        or conn.execute(f"SELECT 1 FROM contents c WHERE {_CONTENT_DUE} LIMIT 1",
+                        args).fetchone()
+    )
 
 
 def record_plan(
@@ -176,14 +173,33 @@ def record_plan_failure(
     backoff: float,
 ) -> None:
     row = conn.execute("SELECT attempts FROM contents WHERE sha256=?", (sha256,)).fetchone()
-    attempts = max_attempts if permanent else (row["attempts"] if row else 0) + 1
-    retry_at = time.time() + backoff * 2 ** max(attempts - 1, 0)
+    attempts, retry_at = _next_try(row["attempts"] if row else 0, permanent, max_attempts, backoff)
     conn.execute(
         "UPDATE contents SET state='failed', reason=?, attempts=?, next_attempt=?, updated=?"
         " WHERE sha256=?",
-        (reason, attempts, retry_at if attempts < max_attempts else 0, time.time(), sha256),
+        (reason, attempts, retry_at, time.time(), sha256),
     )
-    for (attachment_id,) in conn.execute("SELECT id FROM attachments WHERE sha256=?", (sha256,)):
+    _publish(conn, sha256)
+
+
+def _next_try(attempts: int, permanent: bool, max_attempts: int,
+              backoff: float) -> tuple[int, float]:
+    """Attempts after one more failure, and when to try again: ``backoff`` doubled per
+    earlier failure. A permanent failure uses up every attempt at once."""
+    attempts = max_attempts if permanent else attempts + 1
+    return attempts, time.time() + backoff * 2 ** max(attempts - 1, 0)
+
+
+def attachment_names(conn: sqlite3.Connection, sha256: str) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT name FROM attachments WHERE sha256=? ORDER BY id", (sha256,))]
+
+
+def _publish(conn: sqlite3.Connection, sha256: str) -> None:
+    """Queue every attachment holding these bytes for the search index."""
+    for (attachment_id,) in conn.execute(
+        "SELECT id FROM attachments WHERE sha256=?", (sha256,)
+    ).fetchall():
         enqueue_index(conn, "attachment", attachment_id)
 
 
@@ -225,8 +241,7 @@ def store_page_failure(
     row = conn.execute(
         "SELECT attempts FROM pages WHERE sha256=? AND page=?", (sha256, page)
     ).fetchone()
-    attempts = max_attempts if permanent else (row["attempts"] if row else 0) + 1
-    retry_at = time.time() + backoff * 2 ** max(attempts - 1, 0)
+    attempts, retry_at = _next_try(row["attempts"] if row else 0, permanent, max_attempts, backoff)
     conn.execute(
         "UPDATE pages SET state='failed', error=?, attempts=?, next_attempt=?"
         " WHERE sha256=? AND page=?",
@@ -234,8 +249,10 @@ def store_page_failure(
     )
 
 
-def finish_contents(conn: sqlite3.Connection, shas: Iterable[str]) -> None:
-    """Settle each content's state from its pages; publish finished ones to the index."""
+def finish_contents(conn: sqlite3.Connection, shas: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Settle each content's state from its pages and publish finished ones to the index;
+    return ``{sha256: (state, reason)}`` for those that finished (done or failed)."""
+    settled: dict[str, tuple[str, str]] = {}
     for sha256 in set(shas):
         counts = dict(
             conn.execute(
@@ -261,6 +278,7 @@ def finish_contents(conn: sqlite3.Connection, shas: Iterable[str]) -> None:
                 "UPDATE contents SET state='failed', reason=?, updated=? WHERE sha256=?",
                 (reason, time.time(), sha256),
             )
+            settled[sha256] = ("failed", reason)
         else:
             run_id = content["run_id"]
             conn.execute("UPDATE ocr_runs SET complete=1 WHERE id=?", (run_id,))
@@ -274,10 +292,9 @@ def finish_contents(conn: sqlite3.Connection, shas: Iterable[str]) -> None:
                 "UPDATE contents SET state='done', reason=NULL, updated=? WHERE sha256=?",
                 (time.time(), sha256),
             )
-        for (attachment_id,) in conn.execute(
-            "SELECT id FROM attachments WHERE sha256=?", (sha256,)
-        ).fetchall():
-            enqueue_index(conn, "attachment", attachment_id)
+            settled[sha256] = ("done", "")
+        _publish(conn, sha256)
+    return settled
 
 
 def request_reocr(
@@ -340,6 +357,14 @@ def run_pages(conn: sqlite3.Connection, run_id: int) -> list[sqlite3.Row]:
     ).fetchall()
 
 
+def page_texts(conn: sqlite3.Connection, run_id: int) -> list[tuple[int, str]]:
+    """``[(page, text)]`` of a run, for the index: an engine's text, or its words if it gave
+    no text."""
+    return [(r[0], r[1]) for r in conn.execute(
+        "SELECT page, CASE WHEN text = '' THEN replace(words, char(10), ' ') ELSE text END"
+        " FROM ocr_pages WHERE run_id=? ORDER BY page", (run_id,))]
+
+
 def page_words(conn: sqlite3.Connection, run_id: int, page: int) -> list[Word]:
     row = conn.execute(
         "SELECT words, boxes FROM ocr_pages WHERE run_id=? AND page=?", (run_id, page)
@@ -368,14 +393,11 @@ def status_counts(conn: sqlite3.Connection) -> dict[str, Any]:
             "index_backlog": backlog}
 
 
-def skipped_count(conn: sqlite3.Connection, only: Iterable[str] | None = None) -> int:
-    """Skipped attachments: in the library, or among the contents ``only`` names."""
-    sql = ("SELECT COUNT(*) FROM attachments a JOIN contents c ON c.sha256 = a.sha256"
-           " WHERE c.state = 'skipped'")
-    if only is None:
-        return int(conn.execute(sql).fetchone()[0])
-    sql += " AND a.sha256 IN (SELECT value FROM json_each(?))"
-    return int(conn.execute(sql, (json.dumps(list(only)),)).fetchone()[0])
+def skipped_count(conn: sqlite3.Connection) -> int:
+    """Skipped attachments (not images or PDFs) in the library."""
+    return int(conn.execute(
+        "SELECT COUNT(*) FROM attachments a JOIN contents c ON c.sha256 = a.sha256"
+        " WHERE c.state = 'skipped'").fetchone()[0])
 
 
 def failures(conn: sqlite3.Connection) -> list[dict[str, Any]]:
