@@ -9,7 +9,7 @@ DEMO := demo-library
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,rapidocr]'
 	touch $@
 
 install: $(VENV)/.installed

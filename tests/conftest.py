@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.langserver import LangServer
 from tests.plugins.engines import ALL as TEST_ENGINES
 from textlens import Library
 from textlens.samples import render_text_image, write_pdf
@@ -22,6 +23,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("TEXTLENS_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    # Language data downloads go to a cache of the test's own, never the user's.
+    monkeypatch.setenv("TEXTLENS_CACHE_DIR", str(tmp_path / "cache"))
 
 
 @pytest.fixture
@@ -64,3 +67,12 @@ def pdf_file(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return make
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LangServer]:
+    """A real HTTP server on loopback serving language data from ``server.folder``."""
+    served = LangServer(tmp_path / "served")
+    served.folder.mkdir()
+    yield served
+    served.stop()

@@ -186,6 +186,56 @@ def test_backoff_delays_the_retry(library: Library, text_image: Callable[..., Pa
     assert _page_rows(library, attachment_id)[0][2] == 2
 
 
+def test_non_retryable_engine_error_fails_the_page_once_without_retries(
+    library: Library, text_image: Callable[..., Path]
+) -> None:
+    library.set_setting("max_attempts", "3")
+    library.set_setting("retry_backoff", "0")
+    refused = library.add([text_image("refused.png", ["rejected"])]).attachments[0].id
+    failed = library.add([text_image("failed.png", ["flaky"])]).attachments[0].id
+    library.ocr(f"a{refused}", engine="refuse")
+    library.ocr(f"a{failed}", engine="fail")
+
+    # The non-retryable error used up every attempt at once; the retryable one used one.
+    [(_, state, attempts, _, error)] = _page_rows(library, refused)
+    assert (state, attempts) == ("failed", 3)
+    assert error == "the refuse engine rejects every page; retrying cannot help"
+    assert _page_rows(library, failed)[0][1:3] == ("failed", 1)
+
+    report = library.scan()  # backoff 0: only the retryable page is tried again
+
+    assert (report.pages_done, report.pages_failed) == (0, 1)
+    assert _page_rows(library, refused)[0][2] == 3
+    assert _page_rows(library, failed)[0][2] == 2
+    assert library.attachment(refused).reason == (
+        "page 1: the refuse engine rejects every page; retrying cannot help")
+
+
+def test_engine_error_keeps_its_retryable_flag_across_processes() -> None:
+    import pickle
+
+    from textlens import EngineError
+    from textlens.pipeline.worker import _failure
+
+    for retryable in (True, False):
+        error = pickle.loads(pickle.dumps(EngineError("boom", retryable=retryable)))
+        assert (str(error), error.retryable) == ("boom", retryable)
+        assert _failure(error).permanent is not retryable
+    assert EngineError("boom").retryable is True
+
+
+def test_engines_are_told_the_page_timeout(
+    library: Library, text_image: Callable[..., Path]
+) -> None:
+    library.set_setting("engine", "options")
+    library.set_setting("page_timeout", "42")
+    attachment_id = library.add([text_image("a.png", ["options"])]).attachments[0].id
+
+    library.scan()
+
+    assert library.ocr_text(attachment_id)["pages"][0]["text"] == "dpi=300 page_timeout=42.0"
+
+
 def test_ocr_retries_a_page_whose_attempts_are_used_up(
     library: Library, text_image: Callable[..., Path]
 ) -> None:

@@ -107,9 +107,9 @@ def test_run_records_engine_version_model_languages_and_params(
     run = library.ocr_text(attachment_id)["run"]
     assert run["engine"] == "tesseract"
     assert run["engine_version"] == tesserocr.tesseract_version().split()[1]
-    assert run["model"].startswith("eng from ")
+    assert run["model"].startswith("eng best_int from ")  # model family and where it came from
     assert run["languages"] == "eng"
-    assert run["params"] == {"dpi": 300}
+    assert run["params"] == {"dpi": 300, "passes": "adaptive"}
     assert run["source"] == "engine"
     assert run["complete"] == 1
     assert run["created"] > 0
@@ -120,7 +120,7 @@ def test_run_params_follow_the_dpi_setting(library: Library, pdf_file) -> None:
     attachment_id = library.add([pdf_file("scan.pdf", [["Sunflower"]])]).attachments[0].id
     library.scan()
     result = library.ocr_text(attachment_id)
-    assert result["run"]["params"] == {"dpi": 120}
+    assert result["run"]["params"] == {"dpi": 120, "passes": "adaptive"}
     # The page was rendered at that DPI: US Letter at 120 DPI is 1020 x 1320 pixels.
     assert (result["pages"][0]["width"], result["pages"][0]["height"]) == (1020, 1320)
 

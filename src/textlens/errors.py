@@ -6,6 +6,8 @@ Every message says what to do next. The CLI maps these to exit codes in one plac
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class TextlensError(Exception):
     """Base of every error textlens raises on purpose."""
@@ -54,9 +56,32 @@ class LimitExceededError(BadFileError):
 
 
 class EngineError(TextlensError):
-    """An OCR engine failed or cannot run here."""
+    """An OCR engine failed or cannot run here.
+
+    ``retryable=False`` says that trying the same page again cannot help (a language the
+    engine cannot read, a request a server refuses): the page fails at once instead of being
+    retried with backoff. The default, retryable, suits passing trouble (a timeout, a busy
+    server)."""
 
     exit_code = 6
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keep the flag when the error crosses a process boundary (pickle drops keywords).
+        return (_engine_error, (type(self), str(self), self.retryable))
+
+
+def _engine_error(cls: type[EngineError], message: str, retryable: bool) -> EngineError:
+    return cls(message, retryable=retryable)
+
+
+class LanguageDataError(EngineError):
+    """Language data an engine needs cannot be had (unknown code, not found, offline, timeout,
+    damaged file). Files that need it wait, pending, without using up their attempts, and
+    are OCR'd by a later scan once the data is there."""
 
 
 class BusyError(TextlensError):

@@ -17,6 +17,7 @@ import platformdirs
 from filelock import FileLock, Timeout
 
 from . import settings as settings_mod
+from .engines import langdata
 from .errors import (
     BusyError,
     LibraryNotFoundError,
@@ -29,7 +30,7 @@ from .pipeline.scanner import ProgressCallback, Scanner
 from .search import SearchIndex
 from .search import search as run_search
 from .search.index import SEARCH_CATCH_UP_ROWS
-from .settings import CONFIG_FILE, Settings
+from .settings import CONFIG_FILE, Settings, split_languages
 from .store import DB_FILE, connect, transaction, wordboxes, work
 from .store import records as rec
 from .types import AttachmentInfo, RecordInfo, ScanReport, SearchResults
@@ -48,11 +49,8 @@ def default_library_path() -> Path:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 class Library:
@@ -235,7 +233,8 @@ class Library:
             return {"run": None, "pages": []}
         pages = [
             {"page": p["page"], "method": p["method"], "width": p["width"],
-             "height": p["height"], "confidence": p["confidence"], "text": p["text"],
+             "height": p["height"], "rotation": p["rotation"], "confidence": p["confidence"],
+             "text": p["text"], "extra_text": p["extra_text"],
              "words": len(wordboxes.texts(p["words"]))}
             for p in work.run_pages(self.conn, run["id"])
         ]
@@ -403,6 +402,54 @@ class Library:
         if failures:
             counts["failures"] = work.failures(self.conn)
         return counts
+
+    # -- language data -------------------------------------------------------------------------
+
+    def languages_in_use(self) -> list[str]:
+        """The languages this library OCRs with: the `languages` setting, then those given to
+        single files (`textlens ocr ID --languages`)."""
+        langs = list(self.settings.language_list)
+        for combination in work.language_overrides(self.conn):
+            langs += split_languages(combination)
+        return list(dict.fromkeys(langs))
+
+    def language_data(self) -> dict[str, Any]:
+        """What `textlens langs` shows. ``{"model", "source" (URL or folder, may hold
+        {lang}), "source_set" (the `langdata` setting is set), "installed_first" (installed
+        data is used before the source), "cache" (folder), "in_use" (languages_in_use),
+        "missing" (those in use that are not here yet), "languages": [{"language", "origin"
+        (pip | system | folder | cache), "where" (label, folder or URL), "path", "model",
+        "fetched" (ISO time, cache only), "used" (what these settings give Tesseract)}]}``"""
+        config = langdata.Config.from_settings(self.settings)
+        rows = langdata.inventory(config)
+        here = {r["language"] for r in rows if r["used"]}
+        in_use = self.languages_in_use()
+        return {"model": config.model, "source": config.source,
+                "source_set": bool(config.langdata), "installed_first": config.uses_installed,
+                "cache": str(config.cache), "in_use": in_use,
+                "missing": [lang for lang in in_use if lang not in here], "languages": rows}
+
+    def fetch_languages(self, languages: Iterable[str], *,
+                        on_progress: langdata.FetchProgress | None = None
+                        ) -> list[dict[str, Any]]:
+        """Have these languages here now, fetching what is missing into the cache (with
+        ``on_progress(language, bytes, total or None)``). One result per language: ``{"language",
+        "status": "ready" | "fetched" | "failed", "origin", "where", "path", "error"}``."""
+        config = langdata.Config.from_settings(self.settings)
+        return langdata.fetch_languages(languages, config, on_progress)
+
+    def clear_language_cache(self, *, refetch: bool = False,
+                             on_progress: langdata.FetchProgress | None = None
+                             ) -> dict[str, Any]:
+        """Delete the language data cache (shared by every library of this user); with
+        ``refetch``, fetch again the languages this library uses. ``{"cache", "files",
+        "bytes"}`` removed, and with ``refetch`` also ``"refetched"``: fetch_languages'
+        results."""
+        result = langdata.clear_cache(langdata.Config.from_settings(self.settings))
+        if refetch:
+            result["refetched"] = self.fetch_languages(self.languages_in_use(),
+                                                       on_progress=on_progress)
+        return result
 
     # -- search --------------------------------------------------------------------------------
 

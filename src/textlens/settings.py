@@ -30,6 +30,7 @@ class Setting:
     default: Any
     help: str
     minimum: float | None = None
+    choices: tuple[str, ...] = ()  # the only values allowed, when given
 
     @property
     def env_var(self) -> str:
@@ -41,6 +42,20 @@ SETTINGS: tuple[Setting, ...] = (
             "unless you ask for one record with `textlens ocr ID`."),
     Setting("engine", str, "tesseract", "OCR engine used for new work (see `textlens engines`)."),
     Setting("languages", str, "eng", "Languages to recognise, joined by '+', e.g. 'eng+fra'."),
+    Setting("model", str, "best_int", "Tesseract model family: best_int (the standard tessdata, "
+            "as pip, Linux packages and tesseract.js ship it), fast (tessdata_fast) or best "
+            "(tessdata_best). Installed language data counts as best_int only.",
+            choices=("best_int", "fast", "best")),
+    Setting("langdata", str, "", "Language data URL or path: a folder or http(s) URL holding "
+            "<lang>.traineddata.gz or <lang>.traineddata; '{lang}' stands for the language "
+            "code. Empty: installed data first (model best_int), then a download from the "
+            "model's usual source (see `textlens langs`). Downloads are cached."),
+    Setting("langdata_timeout", float, 30.0, "Seconds to wait for the language data server "
+            "to answer (or to go on sending) before giving up.", 0.1),
+    Setting("passes", str, "adaptive", "How hard Tesseract works on a page. adaptive: one pass, "
+            "and when it reads the page poorly, orientation detection and a sparse-text pass "
+            "(enlarged when the text is small), keeping every word for search. single: one "
+            "pass, as the tesseract command does.", choices=("adaptive", "single")),
     Setting("workers", int, 0, "Worker processes for OCR; 0 means one per CPU core.", 0),
     Setting("dpi", int, 300, "Resolution at which PDF pages without a text layer are rendered "
             "for OCR.", 50),
@@ -103,6 +118,11 @@ def coerce(setting: Setting, value: Any) -> Any:
     if setting.minimum is not None and result < setting.minimum:
         raise SettingsError(
             f"Setting {setting.name!r} must be at least {setting.minimum:g}, not {result!r}."
+        )
+    if setting.choices and result not in setting.choices:
+        raise SettingsError(
+            f"Setting {setting.name!r} must be one of {', '.join(setting.choices)}, "
+            f"not {result!r}."
         )
     return result
 

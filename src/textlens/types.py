@@ -28,6 +28,9 @@ class PageResult:
     confidence: float = -1.0
     rotation: int = 0
     method: str = "ocr"  # "ocr" or "text-layer"
+    # Words another recognition pass read that ``text`` lacks: indexed so a search finds them,
+    # never shown as the page's text (see DESIGN.md, "Findability first").
+    extra_text: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +80,10 @@ class ScanReport:
     attachments_skipped: int = 0
     seconds: float = 0.0
     failures: list[dict[str, Any]] = field(default_factory=list)
+    # Files left pending because what their OCR needs cannot be had yet (language data):
+    # ``[{"name", "reason"}]``, like ``failures``; a later scan does them once it is there.
+    attachments_waiting: int = 0
+    waiting: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def pages_per_second(self) -> float:

@@ -6,10 +6,12 @@ import ctypes
 import os
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
+from textlens.engines import langdata
 from textlens.engines.base import Engine
 from textlens.errors import EngineError
 from textlens.types import PageResult, Word
@@ -54,6 +56,47 @@ class FailEngine(_TestEngine):
         raise EngineError("the fail engine always fails")
 
 
+class RefuseEngine(_TestEngine):
+    """Raises a non-retryable engine error, as a remote engine would for a rejected request."""
+
+    name = "refuse"
+
+    def recognize(self, image: Image.Image, languages: list[str],
+                  options: Mapping[str, Any]) -> PageResult:
+        raise EngineError("the refuse engine rejects every page; retrying cannot help",
+                          retryable=False)
+
+
+class OptionsEngine(_TestEngine):
+    """Reads every page as the options the worker gave it (e.g. ``page_timeout``)."""
+
+    name = "options"
+
+    def recognize(self, image: Image.Image, languages: list[str],
+                  options: Mapping[str, Any]) -> PageResult:
+        text = " ".join(f"{key}={options[key]}" for key in sorted(options))
+        return PageResult(text, [], image.width, image.height, 50.0)
+
+
+class LangEngine(_TestEngine):
+    """Needs language data as Tesseract does (its prepare() finds or fetches it through
+    langdata), and reads each page as the languages it finds in the folder it is given."""
+
+    name = "lang"
+
+    @classmethod
+    def prepare(cls, languages: list[str], settings: Any) -> dict[str, Any]:
+        found = langdata.language_set(languages, langdata.Config.from_settings(settings))
+        return {"tessdata": str(found.folder), "model": found.describe()}
+
+    def recognize(self, image: Image.Image, languages: list[str],
+                  options: Mapping[str, Any]) -> PageResult:
+        folder = Path(options["tessdata"])
+        have = [lang for lang in languages if (folder / f"{lang}.traineddata").is_file()]
+        return PageResult(f"langtext {' '.join(have)}", [Word("langtext", (1, 1, 50, 20), 80.0)],
+                          image.width, image.height, 80.0)
+
+
 class SlowEngine(_TestEngine):
     """Returns a fixed text after a delay (for kill-and-resume tests); records each call."""
 
@@ -71,5 +114,18 @@ class SlowEngine(_TestEngine):
                           image.width, image.height, 80.0)
 
 
+class TwoPassEngine(_TestEngine):
+    """Shows one pass and keeps a word only a second pass read, as Tesseract's passes do."""
+
+    name = "twopass"
+
+    def recognize(self, image: Image.Image, languages: list[str],
+                  options: Mapping[str, Any]) -> PageResult:
+        words = [Word("Berkeley", (5, 5, 95, 25), 80.0), Word("Zitacuaro", (5, 50, 95, 70), 40.0)]
+        return PageResult("Berkeley", words, image.width, image.height, 80.0,
+                          extra_text="Zitacuaro")
+
+
 ALL = ",".join(f"tests.plugins.engines:{c}" for c in
-               ("CrashEngine", "HangEngine", "FailEngine", "SlowEngine"))
+               ("CrashEngine", "HangEngine", "FailEngine", "RefuseEngine", "OptionsEngine",
+                "LangEngine", "SlowEngine", "TwoPassEngine"))

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from ..errors import NotFoundError, SettingsError
+from ..errors import LanguageDataError, NotFoundError, SettingsError
 from ..library import Library, default_library_path, parse_id
-from ..settings import SETTINGS, Settings, lookup
+from ..settings import SETTINGS, Settings, lookup, split_languages
 from ..types import ScanReport
 from . import render
 from .errors import run_guarded
@@ -23,6 +23,9 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Show or change settings.", invoke_without_command=True)
 app.add_typer(config_app, name="config")
+langs_app = typer.Typer(help="Tesseract language data: what is here, fetch more, clear the cache.",
+                        invoke_without_command=True)
+app.add_typer(langs_app, name="langs")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
@@ -131,6 +134,7 @@ def scan(
                 f"{report.pages_done} pages OCR'd in {report.seconds:.1f} s "
                 f"({report.pages_per_second:.2f} pages/s); {_files(report.attachments_done)} "
                 f"done, {report.attachments_failed} failed"
+                + (f", {report.attachments_waiting} waiting" if report.attachments_waiting else "")
             )
             if report.attachments_skipped:
                 n = report.attachments_skipped
@@ -139,6 +143,7 @@ def scan(
                                  "`textlens status --failures` says why")
             for f in report.failures:
                 render.out.print(f"  [red]failed[/] {escape(f['name'])}: {escape(f['reason'])}")
+            render.print_waiting(report.waiting)
 
 
 def _files(n: int) -> str:
@@ -185,11 +190,12 @@ def ocr(
             render.out.print(f"{report.pages_done} pages OCR'd, {report.pages_failed} failed")
             for f in report.failures:
                 render.out.print(f"  [red]failed[/] {escape(f['name'])}: {escape(f['reason'])}")
+            render.print_waiting(report.waiting)
 
 
 @app.command()
 def status(
-    failures: Annotated[bool, typer.Option("--failures", help="List failed and skipped files with the reason.")] = False,
+    failures: Annotated[bool, typer.Option("--failures", help="List failed, skipped and waiting files with the reason.")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Attachments and pages by OCR state."""
@@ -299,6 +305,72 @@ def engines(json_: JsonOpt = False) -> None:
         mark = "[green]ok[/]" if r["available"] else "[red]unavailable[/]"
         render.out.print(f"{r['name']} {r['version']} ({r['origin']}): {mark} — "
                          f"{escape(str(r['detail']))}")
+
+
+@langs_app.callback()
+def langs_show(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """The languages here and where each comes from, and where missing ones come from."""
+    if ctx.invoked_subcommand:
+        return
+    with _open() as lib:
+        data = lib.language_data()
+    if json_:
+        render.print_json(data)
+    else:
+        render.print_langs(data)
+
+
+@langs_app.command("get")
+def langs_get(
+    languages: Annotated[list[str], typer.Argument(help="Language codes, e.g. fra deu (or fra+deu).")],
+    json_: JsonOpt = False,
+) -> None:
+    """Fetch language data into the cache now (installed or cached languages are left as they are)."""
+    codes = [code for arg in languages for code in split_languages(arg)]
+    with _open() as lib:
+        results = _with_download_progress(
+            lambda hook: lib.fetch_languages(codes, on_progress=hook), quiet=json_)
+    if json_:
+        render.print_json({"languages": results})
+    else:
+        render.print_fetched(results)
+    if any(r["status"] == "failed" for r in results):
+        raise typer.Exit(LanguageDataError.exit_code)
+
+
+@langs_app.command("clear-cache")
+def langs_clear_cache(
+    refetch: Annotated[bool, typer.Option("--refetch", help="Then fetch again the languages this library uses.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Delete downloaded language data (the cache your libraries share)."""
+    with _open() as lib:
+        result = _with_download_progress(
+            lambda hook: lib.clear_language_cache(refetch=refetch, on_progress=hook), quiet=json_)
+    refetched = result.get("refetched", [])
+    if json_:
+        render.print_json(result)
+    else:
+        render.out.print(f"cache cleared: {result['files']} files, "
+                         f"{result['bytes'] / 2**20:.1f} MB removed from {escape(result['cache'])}")
+        render.print_fetched(refetched)
+    if any(r["status"] == "failed" for r in refetched):
+        raise typer.Exit(LanguageDataError.exit_code)
+
+
+def _with_download_progress(action: Any, quiet: bool) -> Any:
+    """Run ``action(hook)`` with a download bar per language (on stderr)."""
+    progress = render.download_progress()
+    progress.disable = quiet
+    tasks: dict[str, Any] = {}
+
+    def hook(lang: str, done: int, total: int | None) -> None:
+        if lang not in tasks:
+            tasks[lang] = progress.add_task(lang, total=total)
+        progress.update(tasks[lang], completed=done, total=total)
+
+    with progress:
+        return action(hook)
 
 
 @config_app.callback()

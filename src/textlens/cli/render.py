@@ -11,12 +11,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
+    TransferSpeedColumn,
 )
 from rich.table import Table
 from rich.text import Text
@@ -116,6 +118,60 @@ def print_status(status: dict[str, Any]) -> None:
         out.print("[yellow]OCR is off[/] (textlens config set ocr true)")
     if status.get("index_backlog"):
         out.print(f"[dim]{status['index_backlog']} changes waiting for the search index[/]")
+    if status.get("waiting"):
+        n = status["waiting"]
+        out.print(f"[yellow]{n} file{'s' if n > 1 else ''} waiting[/] for what OCR needs "
+                  "(language data): `textlens status --failures` says why")
     for f in status.get("failures", []):
-        out.print(f"  a{f['attachment']} {escape(f['name'])} [red]{f['state']}[/]: "
+        state = "[yellow]waiting[/]" if f["state"] == "pending" else f"[red]{f['state']}[/]"
+        out.print(f"  a{f['attachment']} {escape(f['name'])} {state}: "
                   f"{escape(f['reason'] or '')}")
+
+
+def print_waiting(waiting: list[dict[str, Any]]) -> None:
+    """Files a scan left waiting, one line per reason (it is often the same for many)."""
+    by_reason: dict[str, list[str]] = {}
+    for w in waiting:
+        by_reason.setdefault(w["reason"], []).append(w["name"])
+    for reason, names in by_reason.items():
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        out.print(f"  [yellow]waiting[/] {escape(shown)}: {escape(reason)}")
+
+
+def download_progress() -> Progress:
+    # On stderr, like the OCR bar, so `--json` output stays clean.
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
+                    TransferSpeedColumn(), TimeRemainingColumn(), console=err)
+
+
+def print_langs(data: dict[str, Any]) -> None:
+    how = "installed data first, then " if data["installed_first"] else ""
+    origin = "langdata setting" if data["source_set"] else f"default for model {data['model']}"
+    out.print(f"model [bold]{data['model']}[/]; language data from {how}"
+              f"{escape(data['source'])} ({origin})")
+    out.print(f"cache: {escape(data['cache'])}")
+    table = Table(show_edge=False)
+    for column in ("language", "from", "model", "used", "where"):
+        table.add_column(column)
+    for r in data["languages"]:
+        where = r["where"] if r["origin"] == "cache" else r["path"]
+        fetched = f" ({r['fetched']})" if r["fetched"] else ""
+        table.add_row(r["language"], r["origin"], r["model"] or "?",
+                      "[green]yes[/]" if r["used"] else "", escape(where + fetched))
+    out.print(table)
+    out.print(f"this library uses: {', '.join(data['in_use'])}")
+    if data["missing"]:
+        missing = " ".join(data["missing"])
+        out.print(f"[yellow]not here yet:[/] {missing} — the next scan fetches "
+                  f"{'them' if len(data['missing']) > 1 else 'it'}, or now: "
+                  f"`textlens langs get {missing}`")
+
+
+def print_fetched(results: list[dict[str, Any]]) -> None:
+    for r in results:
+        if r["status"] == "failed":
+            out.print(f"{r['language']}: [red]failed[/] — {escape(r['error'])}")
+        elif r["status"] == "fetched":
+            out.print(f"{r['language']}: [green]fetched[/] from {escape(r['where'])}")
+        else:
+            out.print(f"{r['language']}: ready ({r['origin']}) {escape(r['path'])}")

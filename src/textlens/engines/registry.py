@@ -12,7 +12,10 @@ from .base import Engine
 ENTRY_POINT_GROUP = "textlens.engines"
 # The built-ins are declared in pyproject.toml under the same group; this copy lets a source
 # checkout that was never pip-installed still find them.
-BUILTIN_ENGINES = {"tesseract": "textlens.engines.tesseract:TesseractEngine"}
+BUILTIN_ENGINES = {
+    "tesseract": "textlens.engines.tesseract:TesseractEngine",
+    "rapidocr": "textlens.engines.rapidocr:RapidOcrEngine",  # needs textlens[rapidocr]
+}
 
 
 @dataclass(frozen=True)

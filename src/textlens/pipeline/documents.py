@@ -30,6 +30,7 @@ class Limits:
     max_pages: int = 5000
     max_file_mb: int = 2048
     text_layer_min_chars: int = 10
+    page_timeout: float = 300.0  # given to engines as options["page_timeout"]
 
 
 def plan(path: str, mime: str, limits: Limits) -> list[str]:

@@ -20,8 +20,9 @@ from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 
-from ..errors import EngineError
-from ..settings import Settings
+from ..engines import registry
+from ..errors import EngineError, LanguageDataError
+from ..settings import Settings, split_languages
 from ..store import transaction
 from ..store import work as store
 from ..types import PageResult, ScanReport
@@ -33,6 +34,7 @@ WORKER_NICENESS = 10
 INDEX_EVERY = 5.0  # seconds between search-index catch-ups during a long scan
 
 ProgressCallback = Callable[[int, int], None]
+RECORDED_OPTIONS = ("passes",)
 _DIED = "the worker process died"
 
 
@@ -52,6 +54,7 @@ def limits_from(settings: Settings) -> Limits:
         max_pages=settings.max_pages,
         max_file_mb=settings.max_file_mb,
         text_layer_min_chars=settings.text_layer_min_chars,
+        page_timeout=settings.page_timeout,
     )
 
 
@@ -80,6 +83,9 @@ class Scanner:
         self._touched: set[str] = set()
         self._deaths_in_a_row = 0
         self._any_success = False
+        # Per (engine, languages) of this run: the options its prepare() gave, or why not.
+        self._options: dict[tuple[str, str], dict[str, Any]] = {}
+        self._waiting: dict[tuple[str, str], str] = {}
 
     def run(self, *, limit: int | None = None, only: Iterable[str] | None = None) -> ScanReport:
         started = time.perf_counter()
@@ -87,6 +93,7 @@ class Scanner:
             store.reset_running(self.conn)
         now = time.time()
         page_todo, plan_todo = self._select(now, limit, only)
+        page_todo = self._get_engines_ready(page_todo, plan_todo)
         if not (page_todo or plan_todo):
             self.catch_up_index()
             self.report.seconds = time.perf_counter() - started
@@ -122,8 +129,10 @@ class Scanner:
                     if task.kind == "plan":
                         new_pages = self._apply_plan(task, outcome)
                         pages.extend(new_pages)
-                        total += len(new_pages) - 1
-                        done += 0 if new_pages else 1
+                        if new_pages:  # the file's one unit of work becomes its pages
+                            total += len(new_pages) - 1
+                        else:  # failed, waiting, or nothing to read: that unit is done
+                            done += 1
                     else:
                         self._apply_page(task, outcome)
                         done += 1
@@ -176,14 +185,57 @@ class Scanner:
             plans = [c for c in plans if c.sha256 in chosen]
         return pages, plans
 
+    def _get_engines_ready(self, pages: list[store.PageTodo],
+                           plans: list[store.ContentTodo]) -> list[store.PageTodo]:
+        """Let each (engine, languages) of this run get ready once, here, before any job goes
+        out: prepare() may fetch language data. The pages of files whose engine cannot get
+        ready wait, pending with the reason and their attempts untouched; the others are
+        returned. Files still to be opened go out either way (see _apply_plan)."""
+        keys = {(p.engine, p.languages) for p in pages if p.method == "ocr"}
+        keys |= {self._plan_key(c) for c in plans}
+        for key in sorted(keys):
+            self._prepare(*key)
+        held = {p.sha256: self._waiting[(p.engine, p.languages)] for p in pages
+                if p.method == "ocr" and (p.engine, p.languages) in self._waiting}
+        going = [p for p in pages if p.sha256 not in held]
+        ready = [c.sha256 for c in plans if self._plan_key(c) not in self._waiting]
+        with transaction(self.conn):
+            store.clear_waiting(self.conn, [p.sha256 for p in going] + ready)
+            store.mark_waiting(self.conn, held)
+        for sha256, reason in held.items():
+            self._note_waiting(sha256, reason)
+        return going
+
+    def _prepare(self, engine: str, languages: str) -> None:
+        key = (engine, languages)
+        try:
+            cls = registry.engine_class(engine, self.settings.plugins)
+        except EngineError:
+            self._options[key] = {}  # an unknown engine fails its jobs in the workers
+            return
+        try:
+            self._options[key] = dict(cls.prepare(split_languages(languages), self.settings))
+        except LanguageDataError as e:
+            self._waiting[key] = str(e)
+        except Exception as e:  # noqa: BLE001 - a plugin's bug holds its files, not the scan
+            self._waiting[key] = (f"the {engine} engine could not get ready for {languages} "
+                                  f"({type(e).__name__}: {e})")
+
+    def _plan_key(self, content: store.ContentTodo) -> tuple[str, str]:
+        return (content.engine or self.settings.engine,
+                content.languages or self.settings.languages)
+
     def _plan_job(self, content: store.ContentTodo) -> PlanJob:
+        engine, languages = key = self._plan_key(content)
         return PlanJob(
             sha256=content.sha256,
             path=self.resolve_path(content.path, content.linked),
             mime=content.mime,
-            engine=content.engine or self.settings.engine,
-            languages=content.languages or self.settings.languages,
+            engine=engine,
+            languages=languages,
             limits=self.limits,
+            options=self._options.get(key, {}),
+            ready=key not in self._waiting,
         )
 
     def _page_task(self, todo: store.PageTodo) -> _Task:
@@ -191,6 +243,7 @@ class Scanner:
             sha256=todo.sha256, page=todo.page, method=todo.method,
             path=self.resolve_path(todo.path, todo.linked), mime=todo.mime, engine=todo.engine,
             languages=todo.languages, limits=self.limits,
+            options=self._options.get((todo.engine, todo.languages), {}),
         )
         return _Task("page", todo.sha256, todo.page, job, todo.run_id)
 
@@ -217,6 +270,13 @@ class Scanner:
         self._commit()
         job: PlanJob = task.job
         with transaction(self.conn):
+            if isinstance(outcome, Plan) and "ocr" in outcome.methods and not job.ready:
+                # It needs OCR, and its engine could not get ready: it waits, unopened.
+                reason = self._waiting[(job.engine, job.languages)]
+                store.mark_waiting(self.conn, {task.sha256: reason})
+                self._note_waiting(task.sha256, reason)
+                return []
+            store.clear_waiting(self.conn, [task.sha256])
             if isinstance(outcome, Failure):
                 store.record_plan_failure(
                     self.conn, task.sha256, outcome.reason, permanent=outcome.permanent,
@@ -231,6 +291,8 @@ class Scanner:
                 # The resolution the engine was told: PDF pages are rendered at `dpi`; images
                 # are given as they are, declared as 300 DPI (see worker.process_page).
                 params = {"dpi": job.limits.dpi if job.mime == PDF else IMAGE_DPI}
+                # Engine settings that change what is read (e.g. Tesseract's `passes`).
+                params |= {k: job.options[k] for k in RECORDED_OPTIONS if k in job.options}
             store.record_plan(
                 self.conn, task.sha256, outcome.methods,
                 engine=job.engine if ocr_pages else None,
@@ -275,6 +337,11 @@ class Scanner:
         self._pending_writes.clear()
         self._dispatched.clear()
         self._touched.clear()
+
+    def _note_waiting(self, sha256: str, reason: str) -> None:
+        self.report.attachments_waiting += 1
+        names = store.attachment_names(self.conn, sha256)
+        self.report.waiting.append({"name": ", ".join(names), "reason": reason})
 
     def _note_failure(self, sha256: str, reason: str) -> None:
         self.report.attachments_failed += 1

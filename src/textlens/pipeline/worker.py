@@ -29,6 +29,10 @@ class PlanJob:
     engine: str
     languages: str
     limits: Limits
+    # From the engine's prepare(); ready=False: it could not get ready (e.g. language data
+    # missing), so only learn whether the file needs OCR at all, and ask the engine nothing.
+    options: dict[str, Any] = field(default_factory=dict)
+    ready: bool = True
 
 
 @dataclass(frozen=True)
@@ -95,10 +99,10 @@ def plan_document(job: PlanJob) -> Plan | Failure:
     try:
         methods = documents.plan(job.path, job.mime, job.limits)
         version = model = ""
-        if "ocr" in methods:
+        if "ocr" in methods and job.ready:
             eng = engine(job.engine)
             version = eng.version()
-            model = eng.model(split_languages(job.languages))
+            model = str(job.options.get("model") or eng.model(split_languages(job.languages)))
         return Plan(methods, version, model)
     except Exception as e:  # noqa: BLE001 - every failure becomes a recorded reason
         return _failure(e)
@@ -113,7 +117,8 @@ def process_page(job: PageJob) -> tuple[PageResult, float] | Failure:
         else:
             image = documents.load_image(job.path, job.mime, job.page, job.limits)
             dpi = job.limits.dpi if job.mime == documents.PDF else documents.IMAGE_DPI
-            options = {"dpi": dpi, **job.options}
+            # An engine that waits on a server times each request itself, within the page's.
+            options = {"dpi": dpi, "page_timeout": job.limits.page_timeout, **job.options}
             result = engine(job.engine).recognize(image, split_languages(job.languages),
                                                   options)
         return result, time.perf_counter() - started

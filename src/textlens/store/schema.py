@@ -94,4 +94,13 @@ MIGRATIONS: list[str] = [
         ref INTEGER NOT NULL
     );
     """,
+    # 2: a file can wait, pending, for something its OCR needs that cannot be had yet (language
+    # data): `reason` says what, and this says since when (NULL when it is not waiting).
+    """
+    ALTER TABLE contents ADD COLUMN waiting_since REAL;
+    """,
+    # 3: words a second recognition pass found that the page's shown text lacks; searchable.
+    """
+    ALTER TABLE ocr_pages ADD COLUMN extra_text TEXT NOT NULL DEFAULT '';
+    """,
 ]

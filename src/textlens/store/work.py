@@ -62,6 +62,12 @@ _CONTENT_DUE = (
 )
 
 
+# A file waiting for language data is looked at again by `scan --watch` and `watch` this many
+# seconds after the last try (each try may wait on the network); `scan` itself tries at once.
+WAIT_RECHECK = 60.0
+_WAIT_OVER = "(c.waiting_since IS NULL OR c.updated <= :now - :recheck)"
+
+
 def reset_running(conn: sqlite3.Connection) -> None:
     """Pages left `running` by a scan that died go back to `pending` (called under the lock)."""
     conn.execute("UPDATE pages SET state='pending' WHERE state='running'")
@@ -125,13 +131,45 @@ def pages_to_run(
 
 
 def has_due_work(conn: sqlite3.Connection, now: float, max_attempts: int) -> bool:
-    """Whether a scan now would have anything to do (cheap: stops at the first row)."""
-    args = {"now": now, "max_attempts": max_attempts}
+    """Whether a scan now would have anything to do (cheap: stops at the first row); files
+    waiting for language data count again WAIT_RECHECK seconds after their last try."""
+    args = {"now": now, "max_attempts": max_attempts, "recheck": WAIT_RECHECK}
     return bool(
-        conn.execute(f"SELECT 1 FROM pages p WHERE {_PAGE_DUE} LIMIT 1", args).fetchone()
-        or conn.execute(f"SELECT 1 FROM contents c WHERE {_CONTENT_DUE} LIMIT 1",
-                        args).fetchone()
+        conn.execute(f"SELECT 1 FROM pages p JOIN contents c ON c.sha256 = p.sha256"
+                     f" WHERE {_PAGE_DUE} AND {_WAIT_OVER} LIMIT 1", args).fetchone()
+        or conn.execute(f"SELECT 1 FROM contents c WHERE {_CONTENT_DUE} AND {_WAIT_OVER}"
+                        " LIMIT 1", args).fetchone()
     )
+
+
+def mark_waiting(conn: sqlite3.Connection, reasons: dict[str, str]) -> None:
+    """These files (``{sha256: reason}``) wait: pending, with the reason on the file and on
+    its pending pages, attempts untouched, so the next scan tries them again."""
+    now = time.time()
+    for sha256, reason in reasons.items():
+        conn.execute(
+            "UPDATE contents SET state='pending', reason=?, waiting_since=COALESCE("
+            "waiting_since, ?), updated=? WHERE sha256=? AND state<>'skipped'",
+            (reason, now, now, sha256),
+        )
+        conn.execute("UPDATE pages SET error=? WHERE sha256=? AND state='pending'",
+                     (reason, sha256))
+
+
+def clear_waiting(conn: sqlite3.Connection, shas: Iterable[str]) -> None:
+    """These files no longer wait (their work is going out)."""
+    args = (json.dumps(list(shas)),)
+    conn.execute("UPDATE contents SET waiting_since=NULL, reason=NULL WHERE waiting_since IS"
+                 " NOT NULL AND sha256 IN (SELECT value FROM json_each(?))", args)
+    conn.execute("UPDATE pages SET error=NULL WHERE state='pending' AND error IS NOT NULL"
+                 " AND sha256 IN (SELECT value FROM json_each(?))", args)
+
+
+def language_overrides(conn: sqlite3.Connection) -> list[str]:
+    """The distinct per-file languages (``ocr ID --languages``) of files in the library."""
+    return [r[0] for r in conn.execute(
+        "SELECT DISTINCT languages FROM contents WHERE languages IS NOT NULL AND sha256 IN"
+        " (SELECT sha256 FROM attachments) ORDER BY languages")]
 
 
 def record_plan(
@@ -222,10 +260,10 @@ def store_page_result(
     words, boxes = wordboxes.encode(result.words)
     conn.execute(
         "INSERT OR REPLACE INTO ocr_pages (run_id, page, width, height, rotation, method, text,"
-        " confidence, words, boxes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " confidence, words, boxes, extra_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             run_id, page, result.width, result.height, result.rotation, result.method,
-            result.text, result.confidence, words, boxes,
+            result.text, result.confidence, words, boxes, result.extra_text,
         ),
     )
     conn.execute(
@@ -307,7 +345,7 @@ def request_reocr(
     conn.execute("DELETE FROM pages WHERE sha256=?", (sha256,))
     conn.execute(
         "UPDATE contents SET state='pending', reason=NULL, page_count=NULL, run_id=NULL,"
-        " attempts=0, next_attempt=0, engine=COALESCE(?, engine),"
+        " waiting_since=NULL, attempts=0, next_attempt=0, engine=COALESCE(?, engine),"
         " languages=COALESCE(?, languages), updated=? WHERE sha256=? AND state<>'skipped'",
         (engine, languages, time.time(), sha256),
     )
@@ -351,18 +389,18 @@ def pages_for_display(
 
 def run_pages(conn: sqlite3.Connection, run_id: int) -> list[sqlite3.Row]:
     return conn.execute(
-        "SELECT page, width, height, rotation, method, text, confidence, words FROM ocr_pages"
-        " WHERE run_id=? ORDER BY page",
+        "SELECT page, width, height, rotation, method, text, confidence, words, extra_text"
+        " FROM ocr_pages WHERE run_id=? ORDER BY page",
         (run_id,),
     ).fetchall()
 
 
 def page_texts(conn: sqlite3.Connection, run_id: int) -> list[tuple[int, str]]:
-    """``[(page, text)]`` of a run, for the index: an engine's text, or its words if it gave
-    no text."""
-    return [(r[0], r[1]) for r in conn.execute(
-        "SELECT page, CASE WHEN text = '' THEN replace(words, char(10), ' ') ELSE text END"
-        " FROM ocr_pages WHERE run_id=? ORDER BY page", (run_id,))]
+    """``[(page, text)]`` of a run, for the index: an engine's text (or its words if it gave
+    no text), followed by the words only another pass read."""
+    return [(r[0], f"{r[1]}\n{r[2]}" if r[2] else r[1]) for r in conn.execute(
+        "SELECT page, CASE WHEN text = '' THEN replace(words, char(10), ' ') ELSE text END,"
+        " extra_text FROM ocr_pages WHERE run_id=? ORDER BY page", (run_id,))]
 
 
 def page_words(conn: sqlite3.Connection, run_id: int, page: int) -> list[Word]:
@@ -389,8 +427,11 @@ def status_counts(conn: sqlite3.Connection) -> dict[str, Any]:
         pages[state] = pages.get(state, 0) + n
     records = conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
     backlog = conn.execute("SELECT COUNT(*) FROM index_outbox").fetchone()[0]
+    waiting = conn.execute(
+        "SELECT COUNT(*) FROM attachments a JOIN contents c ON c.sha256 = a.sha256"
+        " WHERE c.waiting_since IS NOT NULL AND c.state = 'pending'").fetchone()[0]
     return {"attachments": attachments, "pages": pages, "records": records,
-            "index_backlog": backlog}
+            "index_backlog": backlog, "waiting": waiting}
 
 
 def skipped_count(conn: sqlite3.Connection) -> int:
@@ -401,10 +442,11 @@ def skipped_count(conn: sqlite3.Connection) -> int:
 
 
 def failures(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Failed and skipped files, and pending ones waiting (e.g. for language data), with why."""
     rows = conn.execute(
         "SELECT a.id, a.name, c.state, c.reason FROM attachments a"
         " JOIN contents c ON c.sha256 = a.sha256 WHERE c.state IN ('failed', 'skipped')"
-        " ORDER BY a.id"
+        " OR (c.state = 'pending' AND c.waiting_since IS NOT NULL) ORDER BY a.id"
     )
     return [
         {"attachment": r["id"], "name": r["name"], "state": r["state"], "reason": r["reason"]}
