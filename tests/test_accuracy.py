@@ -36,13 +36,13 @@ def _result(words: list[Word], conf: float, size: tuple[int, int] = (100, 100)) 
 # --------------------------------------------------------------------------- pure rules
 
 
-@pytest.mark.parametrize("token", ["|||", "—~=", "..", "~~~~", "#$%&x"])
+@pytest.mark.parametrize("token", ["|||", "—~=", "..", "~~~~", "#$%&x", "|~=a|"])
 def test_symbol_runs_are_garbage(token: str) -> None:
     assert passes.is_garbage(token)
 
 
 @pytest.mark.parametrize("token", ["&", "-", "$", "WIS-L-0012033", "U.C.", "609,589", "(1951)",
-                                   "Mex.", "café"])
+                                   "Mex.", "café", "(L.)", "U.S.A.", "(s.l.)"])
 def test_words_and_single_symbols_are_kept(token: str) -> None:
     assert not passes.is_garbage(token)
 

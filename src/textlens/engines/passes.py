@@ -63,7 +63,8 @@ def is_garbage(token: str) -> bool:
     letters = len(_ALNUM.findall(token))
     if letters == 0:
         return len(token) >= 2
-    return len(token) >= 4 and letters / len(token) < 0.4
+    # Short tokens with punctuation are real ("(L.)", "U.S."); long ones mostly symbols are not.
+    return len(token) >= 5 and letters / len(token) < 0.3
 
 
 def without_garbage(result: PageResult) -> PageResult:
