@@ -28,7 +28,28 @@ class _Handler(SimpleHTTPRequestHandler):
         self.owner.requests.append(self.path)
         if self.owner.delay:
             time.sleep(self.owner.delay)  # a server that does not answer in time
-        super().do_GET()
+        if self.owner.trickle:
+            self._trickle()
+        else:
+            super().do_GET()
+
+    def _trickle(self) -> None:
+        """Send the file one byte every ``trickle`` seconds: each wait is short, the whole
+        download endless."""
+        path = Path(self.translate_path(self.path))
+        if not path.is_file():
+            self.send_error(404)
+            return
+        data = path.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        for i in range(len(data)):
+            if not self.owner.running:
+                return
+            self.wfile.write(data[i:i + 1])
+            self.wfile.flush()
+            time.sleep(self.owner.trickle)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -42,11 +63,13 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class LangServer:
-    """Serves ``folder`` at ``url`` until ``stop()``; ``delay`` seconds before each answer."""
+    """Serves ``folder`` at ``url`` until ``stop()``; ``delay`` seconds before each answer;
+    with ``trickle``, one byte every that many seconds."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.delay = 0.0
+        self.trickle = 0.0
         self.requests: list[str] = []
         handler = functools.partial(_Handler, owner=self, directory=str(folder))
         self.httpd = _QuietServer(("127.0.0.1", 0), handler)

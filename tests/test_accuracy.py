@@ -89,6 +89,17 @@ def test_small_text_is_enlarged_within_the_pixel_cap() -> None:
     assert passes.upscale_factor(tall, 1000, 1000, 40_000_000) == 1.0
 
 
+@pytest.mark.parametrize("degrees", [0, 90, 180, 270])
+def test_boxes_read_on_a_turned_page_come_back_to_the_page_as_it_was(degrees: int) -> None:
+    page = Image.new("L", (300, 200), 255)
+    page.paste(0, (40, 30, 90, 50))  # a black "word"
+    turned = page.rotate(degrees, expand=True)
+    box = Image.eval(turned, lambda v: 255 - v).getbbox()
+    assert box is not None
+    words = passes.turn_back([_word("w", box)], degrees, page.width, page.height)
+    assert words[0].box == (40, 30, 90, 50)
+
+
 def test_boxes_read_on_an_enlarged_image_come_back_to_page_pixels() -> None:
     words = passes.scale_words([_word("x", (20, 40, 60, 80))], 2.0)
     assert words[0].box == (10, 20, 30, 40)
@@ -177,7 +188,7 @@ def test_real_rotated_pages_are_read(turn: int) -> None:
     # Tesseract's own layout pass often reads lines on their side as they lie; upside down
     # it cannot, and orientation detection turns the page.
     assert result.rotation in ((0, (360 - turn) % 360) if turn != 180 else (180,))
-    assert (result.width, result.height) == page.rotate(result.rotation, expand=True).size
+    assert (result.width, result.height) == page.size  # boxes stay in the file's own frame
 
 
 def test_single_pass_leaves_an_upside_down_page_unread() -> None:
@@ -186,18 +197,22 @@ def test_single_pass_leaves_an_upside_down_page_unread() -> None:
     assert "Herbarium specimens collected" not in result.text and result.rotation == 0
 
 
-def test_real_scan_records_rotation_and_search_marks_words_on_the_upright_page(
+def test_real_scan_records_rotation_and_marks_words_where_they_are_in_the_file(
     library: Library, tmp_path: Path
 ) -> None:
+    upright = render_text_image(PARAGRAPH * 3, font_size=28)
     path = tmp_path / "upside-down.png"
-    render_text_image(PARAGRAPH * 3, font_size=28).rotate(180).save(path)
+    upright.rotate(180).save(path)
     attachment_id = library.add([path]).attachments[0].id
     library.scan()
     page = library.ocr_text(attachment_id)["pages"][0]
-    assert page["rotation"] == 180
-    hit = library.search("photographed").results[0].attachments[0]
-    box = hit.pages[0].boxes[0]
-    assert box[2] <= page["width"] and box[3] <= page["height"]
+    assert page["rotation"] == 180 and (page["width"], page["height"]) == upright.size
+    box = library.search("photographed").results[0].attachments[0].pages[0].boxes[0]
+    # Cut the box out of the file as stored (upside down), turn it, and it reads as the word.
+    x0, y0, x1, y1 = box
+    crop = Image.open(path).convert("L").crop((x0 - 4, y0 - 4, x1 + 4, y1 + 4)).rotate(180)
+    word = TesseractEngine().recognize(crop, ["eng"], {"psm": tesserocr.PSM.SINGLE_WORD})
+    assert word.text.strip(".,") == "photographed"
 
 
 def test_search_finds_words_only_the_second_pass_read(

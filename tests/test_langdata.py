@@ -161,6 +161,40 @@ def test_a_silent_server_is_waited_for_once_per_call(server: LangServer, cache: 
     assert "textlens langs get xyz abc" in str(excinfo.value)
 
 
+@pytest.mark.parametrize("limit", ["rate", "total"])
+def test_a_trickling_server_is_given_up(server: LangServer, cache: Path, limit: str,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # One byte every 0.05 s: no single wait reaches the 0.5 s timeout, the file never ends.
+    put(server.folder, "xyz")
+    server.trickle = 0.05
+    if limit == "total":  # fast enough, but over the whole-download limit (here 1 s)
+        monkeypatch.setattr(langfetch, "MIN_RATE", 1)
+        monkeypatch.setattr(langfetch, "_TOTAL_TIMEOUTS", 2)
+        monkeypatch.setattr(langfetch, "_TOTAL_MINIMUM", 0.0)
+    started = time.monotonic()
+    with pytest.raises(LanguageDataError) as excinfo:
+        langdata.get("xyz", url_config(server, cache))
+    assert time.monotonic() - started < 2.5
+    message = str(excinfo.value)
+    assert "too slow" in message
+    assert ("kB/s needed" if limit == "rate" else "not finished after 1 s") in message
+    assert "Check the network, or set `langdata` to a folder" in message  # so it waits
+    assert server.requests == ["/xyz.traineddata.gz"]
+    assert leftovers(cache) == []
+
+
+def test_a_silent_source_is_waited_for_once_across_calls_sharing_a_config(
+        server: LangServer, cache: Path) -> None:
+    server.delay = 5.0  # accepts, and does not answer in time
+    config = url_config(server, cache)
+    started = time.monotonic()
+    for languages in (["xyz"], ["abc"], ["xyz", "abc"], ["qqq"]):
+        with pytest.raises(LanguageDataError, match="no language data"):
+            langdata.language_set(languages, config)
+    assert time.monotonic() - started < 2 * config.timeout
+    assert len(server.requests) == 1
+
+
 def test_unreachable_server_says_so(server: LangServer, cache: Path) -> None:
     server.stop()
     with pytest.raises(LanguageDataError) as excinfo:
@@ -184,6 +218,25 @@ def test_a_code_that_is_no_language_code_is_refused(code: str, cache: Path) -> N
     with pytest.raises(LanguageDataError) as excinfo:
         langdata.get(code, Config(langdata="http://127.0.0.1:9", cache=cache))
     assert "is not a language code" in str(excinfo.value)
+    assert "Fix the `languages` setting" in str(excinfo.value)
+
+
+def test_a_langdata_folder_that_does_not_exist_says_so(tmp_path: Path, cache: Path) -> None:
+    config = Config(langdata=str(tmp_path / "nowhere"), cache=cache)
+    with pytest.raises(LanguageDataError) as excinfo:
+        langdata.language_set(["xyz", "abc"], config)
+    message = str(excinfo.value)
+    assert (f"The folder {tmp_path / 'nowhere'} does not exist; fix the `langdata` setting "
+            "(`textlens config set langdata") in message
+    assert "network" not in message and "No such language" not in message
+
+
+def test_a_missing_language_says_the_source_has_no_such_language(tmp_path: Path,
+                                                                 cache: Path) -> None:
+    put(tmp_path / "mine", "abc")
+    with pytest.raises(LanguageDataError) as excinfo:
+        langdata.get("xyz", Config(langdata=str(tmp_path / "mine"), cache=cache))
+    assert f"No such language at {tmp_path / 'mine'}: check the code" in str(excinfo.value)
 
 
 # --------------------------------------------------------------------------- sources and models
@@ -206,6 +259,43 @@ def test_local_folder_with_gz_and_plain_files(tmp_path: Path, cache: Path) -> No
     os.utime(packed, (1, 1))
     assert langdata.find("xyz", config) is None
     assert langdata.get("xyz", config).path == xyz.path
+
+
+def test_installed_data_is_the_fallback_of_a_configured_source(
+        tmp_path: Path, cache: Path, server: LangServer) -> None:
+    folder = tmp_path / "mine"
+    put(folder, "xyz", packed=False)
+    installed = langdata.find("eng", Config(cache=cache))
+    assert installed is not None and installed.origin in ("pip", "system")
+
+    found = langdata.language_set(["xyz", "eng"], Config(langdata=str(folder), cache=cache))
+
+    origins = {f.lang: (f.origin, f.path) for f in found.found}
+    assert origins["xyz"] == ("folder", folder / "xyz.traineddata")  # the source first
+    assert origins["eng"] == (installed.origin, installed.path)
+    assert (found.folder / "eng.traineddata").is_file()
+    # A URL source is asked first; when it is offline, installed data is used too.
+    server.stop()
+    assert langdata.get("eng", url_config(server, cache)).path == installed.path
+    # Installed data is best_int: never the fallback for another model.
+    with pytest.raises(LanguageDataError, match="no language data for eng"):
+        langdata.get("eng", Config(model="fast", langdata=str(folder), cache=cache))
+
+
+def test_a_relative_langdata_folder_is_in_the_library_folder(
+        tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    library_dir = tmp_path / "lib"
+    put(library_dir / "mydata", "xyz", packed=False)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+
+    config = Config.from_settings(Settings.load(library_dir, {"langdata": "mydata"}))
+
+    assert config.source == str(library_dir / "mydata")
+    assert langdata.get("xyz", config).path == library_dir / "mydata" / "xyz.traineddata"
+    # Settings of no library: the current folder.
+    assert Config.from_settings(Settings.load(None, {"langdata": "mydata"})).source == str(
+        tmp_path / "elsewhere" / "mydata")
 
 
 def test_default_source_follows_the_model() -> None:
@@ -265,6 +355,36 @@ def test_one_folder_holds_every_language_and_osd(server: LangServer, cache: Path
     assert (langdata.language_set(["abc", "xyz"], config).folder / "abc.traineddata").is_file()
 
 
+def test_a_set_made_meanwhile_by_another_process_is_kept(
+        server: LangServer, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    put(server.folder, "xyz")
+    config = url_config(server, cache)
+    folder = langdata.language_set(["xyz"], config).folder
+    (folder / "marker").write_text("theirs")
+    real = langdata._set_complete
+    calls: list[Path] = []
+
+    def late(target: Path, found: list[langdata.Found]) -> bool:
+        calls.append(target)  # the first check misses it, as if it were made just after
+        return len(calls) > 1 and real(target, found)
+
+    monkeypatch.setattr(langdata, "_set_complete", late)
+    assert langdata.language_set(["xyz"], config).folder == folder
+    assert len(calls) >= 2 and (folder / "marker").read_text() == "theirs"
+    assert not list(folder.parent.glob(".set-*"))  # its own copy is gone
+
+
+def test_stale_temporary_folders_are_removed_on_fetch(server: LangServer, cache: Path) -> None:
+    put(server.folder, "xyz")
+    config = url_config(server, cache)
+    old, new = config.cache_folder / ".xyz-crashed", config.cache_folder / ".xyz-working"
+    for folder in (old, new):
+        (folder / "sub").mkdir(parents=True)
+    os.utime(old, (time.time() - 2 * 3600,) * 2)
+    langdata.get("xyz", config)
+    assert not old.exists() and new.exists()  # a young one may be another process's work
+
+
 def test_installed_languages_need_no_new_folder(cache: Path) -> None:
     found = langdata.language_set(["eng"], Config(cache=cache))
     assert (found.folder / "eng.traineddata").is_file()
@@ -301,8 +421,12 @@ def test_inventory_marks_what_is_used(server: LangServer, cache: Path) -> None:
     cached = [r for r in rows if r["origin"] == "cache"]
     assert [(r["language"], r["where"], r["used"]) for r in cached] == [
         ("xyz", f"{server.url}/xyz.traineddata.gz", True)]
-    # With langdata set, installed data is not what these settings use.
-    assert not any(r["used"] for r in rows if r["origin"] in ("pip", "system"))
+    # With langdata set, installed data is used only for what the source lacks (best_int).
+    installed_used = {r["language"] for r in rows if r["origin"] in ("pip", "system")
+                      and r["used"]}
+    assert "eng" in installed_used and "xyz" not in installed_used
+    fast = langdata.inventory(url_config(server, cache, model="fast"))
+    assert not any(r["used"] for r in fast if r["origin"] in ("pip", "system"))
     default = langdata.inventory(Config(cache=cache))
     assert any(r["used"] for r in default if r["language"] == "eng")
 
@@ -316,3 +440,37 @@ def test_clear_cache_removes_files_and_sets(server: LangServer, cache: Path) -> 
     assert result["bytes"] > len(eng_data())
     assert not cache.exists()
     assert langdata.find("xyz", config) is None
+
+
+def test_clear_cache_that_cannot_be_moved_says_what_to_do(
+        server: LangServer, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    put(server.folder, "xyz")
+    langdata.get("xyz", url_config(server, cache))
+
+    def refuse(*args: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(langdata.os, "replace", refuse)
+    with pytest.raises(LanguageDataError) as excinfo:
+        langdata.clear_cache(url_config(server, cache))
+    assert f"could not clear the language data cache {cache}" in str(excinfo.value)
+    assert "delete it by hand" in str(excinfo.value)
+
+
+def test_clear_cache_counts_only_what_it_removed(
+        server: LangServer, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    put(server.folder, "xyz")
+    langdata.get("xyz", url_config(server, cache))
+    unlink = os.unlink
+
+    def keep_sidecars(path: str | os.PathLike[str], *args: object, **kwargs: object) -> None:
+        if str(path).endswith(".json"):
+            raise PermissionError(13, "Permission denied", str(path))
+        unlink(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(langdata.os, "unlink", keep_sidecars)
+    with pytest.raises(LanguageDataError) as excinfo:
+        langdata.clear_cache(url_config(server, cache))
+    message = str(excinfo.value)
+    assert "only 1 of its files could be removed (1 could not: " in message
+    assert "by hand" in message

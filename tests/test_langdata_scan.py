@@ -12,6 +12,7 @@ import pytest
 
 from tests.langserver import LangServer, put
 from textlens import Library
+from textlens.pipeline.scanner import Scanner
 from textlens.store import transaction, work
 
 
@@ -128,3 +129,68 @@ def test_tesseract_reads_a_fetched_language_end_to_end(
     ocr = library.ocr_text(aid)
     assert "Lighthouse" in ocr["pages"][0]["text"]
     assert ocr["run"]["model"] == f"xyz best_int from {server.url}"
+
+
+def test_a_silent_source_is_waited_for_once_per_scan(
+        lib: Library, server: LangServer, text_image: Callable[..., Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    server.delay = 5.0  # accepts, and does not answer in time
+    combinations = ["xyz", "abc", "qqq", "abc+xyz"]  # four (engine, languages) to get ready
+    for n, languages in enumerate(combinations):
+        sha = lib.add([text_image(f"{n}.png", [f"Hello {n}"])]).attachments[0].sha256
+        with transaction(lib.conn):
+            work.request_reocr(lib.conn, sha, None, languages)
+    spent: list[float] = []
+    get_ready = Scanner._get_engines_ready
+
+    def timed(self: Scanner, *args: object) -> object:
+        started = time.monotonic()
+        try:
+            return get_ready(self, *args)  # type: ignore[arg-type]
+        finally:
+            spent.append(time.monotonic() - started)
+
+    monkeypatch.setattr(Scanner, "_get_engines_ready", timed)
+    report = lib.scan()
+
+    assert report.attachments_waiting == 4
+    assert spent[0] < 2 * 0.5  # one timeout, not one per combination
+    assert len(server.requests) == 1
+    assert sum("did not answer just now" in w["reason"] for w in report.waiting) == 3
+
+
+def test_an_engine_that_refuses_to_get_ready_fails_its_files_at_once(
+        library: Library, text_image: Callable[..., Path]) -> None:
+    library.set_setting("engine", "notready")
+    new = library.add([text_image("new.png", ["Hello"])]).attachments[0]
+    opened = library.add([text_image("opened.png", ["Bonjour"])]).attachments[0]
+    with transaction(library.conn):  # opened by an earlier scan: its pages are queued
+        work.record_plan(library.conn, opened.sha256, ["ocr"], engine="notready",
+                         engine_version="1.0", model="", languages="eng", params={})
+
+    report = library.scan()
+
+    assert (report.attachments_failed, report.attachments_waiting) == (2, 0)
+    for attachment in (new, opened):
+        row = content(library, attachment.id)
+        assert row["state"] == "failed"
+        assert "the notready engine cannot serve these languages" in row["reason"]
+    assert content(library, new.id)["attempts"] == library.settings.max_attempts
+    page = library.conn.execute("SELECT state, attempts FROM pages WHERE sha256=?",
+                                (opened.sha256,)).fetchone()
+    assert (page["state"], page["attempts"]) == ("failed", library.settings.max_attempts)
+    assert not library.has_work()  # not retried, and not waiting either
+
+
+def test_an_engine_whose_prepare_breaks_is_retried_not_waiting(
+        library: Library, text_image: Callable[..., Path]) -> None:
+    library.set_setting("engine", "buggyprepare")
+    attachment = library.add([text_image("a.png", ["Hello"])]).attachments[0]
+
+    for attempt in (1, 2):
+        report = library.scan()
+        assert (report.attachments_failed, report.attachments_waiting) == (1, 0)
+        row = content(library, attachment.id)
+        assert (row["state"], row["attempts"]) == ("failed", attempt)
+        assert "RuntimeError: a bug in prepare" in row["reason"]
+    assert library.has_work()  # retried with backoff (0 s here) until max_attempts

@@ -14,6 +14,7 @@ from tests.langserver import LangServer, put
 from tests.plugins.engines import ALL as TEST_ENGINES
 from textlens import Library
 from textlens.cli.main import app
+from textlens.errors import SettingsError
 from textlens.samples import render_text_image
 from textlens.store import transaction, work
 
@@ -143,6 +144,9 @@ def test_scan_and_status_show_files_waiting_for_a_language(
 
     report = run_json("scan", lib=lib)  # the library's own languages: eng, which is there
     assert (report["attachments_done"], report["attachments_waiting"]) == (1, 0)
+    # Asked for by name, a file that could not be OCR'd is an error a script can see.
+    ocr = run("ocr", "a1", "--languages", "xyz", lib=lib, code=6)
+    assert "waiting a.png: no language data for xyz" in " ".join(ocr.stdout.split())
 
 
 def test_model_setting_takes_only_known_values(tmp_path: Path) -> None:
@@ -154,3 +158,23 @@ def test_model_setting_takes_only_known_values(tmp_path: Path) -> None:
     data = run_json("langs", lib=lib)
     assert data["source"] == "https://raw.githubusercontent.com/tesseract-ocr/tessdata_fast/main"
     assert data["missing"] == ["eng"]  # installed data counts as best_int only
+
+
+def test_a_language_code_that_cannot_be_is_refused_at_once(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    run("init", lib=lib)
+    render_text_image(["Hello"]).save(tmp_path / "a.png")
+    run("add", str(tmp_path / "a.png"), lib=lib)
+    result = runner.invoke(app, ["--library", str(lib), "config", "set", "languages",
+                                 "eng+../x"])
+    assert isinstance(result.exception, SettingsError)
+    assert "'../x' is not a language code" in str(result.exception)
+    assert "Fix the `languages` setting" in str(result.exception)
+    for command in ("scan", "ocr a1"):  # no scan that would only wait for ever
+        result = runner.invoke(app, ["--library", str(lib), *command.split(),
+                                     "--languages", "eng/fra"])
+        assert isinstance(result.exception, SettingsError), result.output
+    with Library.open(lib) as opened:
+        assert opened.settings.languages == "eng"
+        with pytest.raises(SettingsError, match="'a b' is not a language code"):
+            opened.ocr("a1", languages="eng+a b")

@@ -320,6 +320,8 @@ class Library:
 
         Works whether or not background OCR is on. An engine or languages given here stay
         with those files for later re-runs."""
+        if languages:
+            settings_mod.check_languages(languages)  # not a wait for data that cannot exist
         if engine:
             from .engines import registry
 

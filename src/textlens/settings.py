@@ -8,8 +8,9 @@ remembers where each effective value came from, for ``textlens config``.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ import tomlkit
 from .errors import SettingsError
 
 CONFIG_FILE = "textlens.toml"
+# A language code: also keeps a code from naming another folder (no '/', no '..').
+LANGUAGE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -31,27 +34,48 @@ class Setting:
     help: str
     minimum: float | None = None
     choices: tuple[str, ...] = ()  # the only values allowed, when given
+    check: Callable[[Any], None] | None = None  # raises SettingsError for a bad value
 
     @property
     def env_var(self) -> str:
         return f"TEXTLENS_{self.name.upper()}"
 
 
+def check_languages(value: str, name: str = "languages") -> None:
+    """A SettingsError unless ``value`` is language codes joined by '+' (e.g. eng+fra)."""
+    bad = [code for code in split_languages(value) if not LANGUAGE_CODE.match(code)]
+    if bad or not split_languages(value):
+        what = f"{', '.join(map(repr, bad))} {'is' if len(bad) == 1 else 'are'} not a " \
+            "language code" if bad else "no language is given"
+        raise SettingsError(
+            f"{name} {value!r}: {what}. Give codes such as eng, fra or chi_sim joined by '+' "
+            "(letters, digits, '_' and '-' only); `textlens langs` lists the languages here. "
+            "Fix the `languages` setting (`textlens config set languages eng+fra`) or the "
+            "--languages option."
+        )
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("ocr", bool, True, "Run OCR in the background (scan, watch). Off: nothing is OCR'd "
             "unless you ask for one record with `textlens ocr ID`."),
     Setting("engine", str, "tesseract", "OCR engine used for new work (see `textlens engines`)."),
-    Setting("languages", str, "eng", "Languages to recognise, joined by '+', e.g. 'eng+fra'."),
+    Setting("languages", str, "eng", "Languages to recognise, joined by '+', e.g. 'eng+fra'.",
+            check=check_languages),
     Setting("model", str, "best_int", "Tesseract model family: best_int (the standard tessdata, "
             "as pip, Linux packages and tesseract.js ship it), fast (tessdata_fast) or best "
             "(tessdata_best). Installed language data counts as best_int only.",
             choices=("best_int", "fast", "best")),
-    Setting("langdata", str, "", "Language data URL or path: a folder or http(s) URL holding "
-            "<lang>.traineddata.gz or <lang>.traineddata; '{lang}' stands for the language "
-            "code. Empty: installed data first (model best_int), then a download from the "
-            "model's usual source (see `textlens langs`). Downloads are cached."),
+    Setting("langdata", str, "", "Language data URL or path: a folder (a relative one is in "
+            "the library folder) or http(s) URL holding <lang>.traineddata.gz or "
+            "<lang>.traineddata; '{lang}' stands for the language code. Empty: installed data "
+            "first (model best_int), then a download from the model's usual source (see "
+            "`textlens langs`). Set: this source first (a URL through the download cache), "
+            "then, for model best_int, installed data (pip tessdata, then system tessdata). "
+            "Downloads are cached."),
     Setting("langdata_timeout", float, 30.0, "Seconds to wait for the language data server "
-            "to answer (or to go on sending) before giving up.", 0.1),
+            "to answer, or for the next part of a download, before giving up. A download must "
+            "also bring 10 kB/s over each such stretch, and end within 20 times this (at "
+            "least 10 minutes); otherwise the files wait and a later scan tries again.", 0.1),
     Setting("passes", str, "adaptive", "How hard Tesseract works on a page. adaptive: one pass, "
             "and when it reads the page poorly, orientation detection and a sparse-text pass "
             "(enlarged when the text is small), keeping every word for search. single: one "
@@ -124,6 +148,8 @@ def coerce(setting: Setting, value: Any) -> Any:
             f"Setting {setting.name!r} must be one of {', '.join(setting.choices)}, "
             f"not {result!r}."
         )
+    if setting.check:
+        setting.check(result)
     return result
 
 
@@ -144,9 +170,23 @@ def lookup(name: str) -> Setting:
 class Settings:
     """Effective settings of one library, with where each value came from."""
 
-    def __init__(self, values: dict[str, Any], sources: dict[str, str]):
+    def __init__(self, values: dict[str, Any], sources: dict[str, str],
+                 library_dir: Path | None = None):
         self._values = values
         self.sources = sources
+        # What a relative path in a setting (`langdata`) is relative to; None: the current
+        # folder (settings of no library, e.g. TEXTLENS_* alone).
+        self.library_dir = library_dir
+        # Shared by the calls of one scan, see for_run(); None outside a scan.
+        self.unreachable: set[str] | None = None
+
+    def for_run(self) -> Settings:
+        """These settings for one scan, carrying ``unreachable``: the language-data sources
+        that did not answer during it, so that each (engine, languages) of the scan does not
+        wait for the same silent server again."""
+        run = Settings(self._values, self.sources, self.library_dir)
+        run.unreachable = set()
+        return run
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -188,7 +228,7 @@ class Settings:
                 values[s.name], sources[s.name] = coerce(s, environ[s.env_var]), s.env_var
             if overrides and overrides.get(s.name) is not None:
                 values[s.name], sources[s.name] = coerce(s, overrides[s.name]), "command line"
-        return cls(values, sources)
+        return cls(values, sources, library_dir)
 
 
 def read_file(library_dir: Path) -> dict[str, Any]:

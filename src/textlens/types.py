@@ -26,6 +26,8 @@ class PageResult:
     width: int
     height: int
     confidence: float = -1.0
+    # Degrees the page was turned counter-clockwise to be read (orientation detection); the
+    # boxes are in the page's own frame all the same.
     rotation: int = 0
     method: str = "ocr"  # "ocr" or "text-layer"
     # Words another recognition pass read that ``text`` lacks: indexed so a search finds them,

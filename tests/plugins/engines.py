@@ -126,6 +126,33 @@ class TwoPassEngine(_TestEngine):
                           extra_text="Zitacuaro")
 
 
+class NotReadyEngine(_TestEngine):
+    """Its prepare() refuses the languages for good, as a remote engine would (no page is
+    ever given to it)."""
+
+    name = "notready"
+
+    @classmethod
+    def prepare(cls, languages: list[str], settings: Any) -> dict[str, Any]:
+        raise EngineError("the notready engine cannot serve these languages",
+                          retryable=False)
+
+    def recognize(self, image: Image.Image, languages: list[str],
+                  options: Mapping[str, Any]) -> PageResult:
+        raise AssertionError("a page was given to an engine that could not get ready")
+
+
+class BuggyPrepareEngine(NotReadyEngine):
+    """Its prepare() has a bug (any exception but an EngineError)."""
+
+    name = "buggyprepare"
+
+    @classmethod
+    def prepare(cls, languages: list[str], settings: Any) -> dict[str, Any]:
+        raise RuntimeError("a bug in prepare")
+
+
 ALL = ",".join(f"tests.plugins.engines:{c}" for c in
                ("CrashEngine", "HangEngine", "FailEngine", "RefuseEngine", "OptionsEngine",
-                "LangEngine", "SlowEngine", "TwoPassEngine"))
+                "LangEngine", "SlowEngine", "TwoPassEngine", "NotReadyEngine",
+                "BuggyPrepareEngine"))

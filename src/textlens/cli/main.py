@@ -191,6 +191,9 @@ def ocr(
             for f in report.failures:
                 render.out.print(f"  [red]failed[/] {escape(f['name'])}: {escape(f['reason'])}")
             render.print_waiting(report.waiting)
+        if report.attachments_waiting:
+            # You asked for this file now; a script must be able to tell it did not happen.
+            raise typer.Exit(LanguageDataError.exit_code)
 
 
 @app.command()

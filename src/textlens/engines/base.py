@@ -55,7 +55,9 @@ class Engine(ABC):
         settings' timeouts). Returns options merged into every job for this engine and these
         languages; a ``"model"`` option is recorded as the run's model instead of
         ``model()``. Raise ``LanguageDataError`` when something the languages need cannot be
-        had: their files then wait, pending with the message, without using up attempts."""
+        had: their files then wait, pending with the message, without using up attempts.
+        Any other error fails those files: at once for an ``EngineError`` with
+        ``retryable=False``, else as a failed attempt, retried with backoff."""
         return {}
 
     @abstractmethod

@@ -9,7 +9,9 @@ Where a language is looked for, first match wins:
    A local folder's plain ``<lang>.traineddata`` is used in place; anything else (a URL, a
    ``.gz``) is used from the cache once it has been fetched there;
 3. when fetching is allowed: the source's ``<lang>.traineddata.gz``, then
-   ``<lang>.traineddata``, unpacked, checked and kept in the cache (see langfetch).
+   ``<lang>.traineddata``, unpacked, checked and kept in the cache (see langfetch);
+4. installed data (as in 1), when ``model`` is best_int and ``langdata`` is set: the
+   configured source comes first, but a language it lacks (or cannot give now) is still read.
 
 Cache layout, so that data of different models or sources never mix::
 
@@ -25,7 +27,6 @@ import glob
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
@@ -36,7 +37,7 @@ from typing import Any
 import platformdirs
 
 from ..errors import LanguageDataError
-from ..settings import Settings
+from ..settings import LANGUAGE_CODE, Settings
 from . import langfetch
 
 MODELS = ("best_int", "fast", "best")
@@ -48,7 +49,7 @@ DEFAULT_SOURCES = {
 }
 SUFFIXES = (".traineddata.gz", ".traineddata")
 OSD = "osd"  # orientation and script detection: added to every set when it is anywhere here
-_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # also keeps a code from naming another folder
+_CODE = LANGUAGE_CODE  # also keeps a code from naming another folder
 
 FetchProgress = Callable[[str, int, int | None], None]  # (language, bytes so far, total)
 
@@ -68,10 +69,21 @@ class Config:
     langdata: str = ""  # as the user set it; empty: the model's default source
     timeout: float = 30.0
     cache: Path = field(default_factory=cache_root)
+    # Sources that did not answer: not asked again while this set is in use. One per Config,
+    # or one per scan when the Config comes from the settings of a run (Settings.for_run).
+    unreachable: set[str] = field(default_factory=set, compare=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Config:
-        return cls(settings.model, settings.langdata.strip(), settings.langdata_timeout)
+        langdata = settings.langdata.strip()
+        if langdata.startswith("file://"):
+            langdata = langdata[len("file://"):]
+        if langdata and not langfetch.is_url(langdata) and settings.library_dir:
+            # A relative folder is the library's, whatever folder textlens was started in.
+            langdata = os.path.join(settings.library_dir, os.path.expanduser(langdata))
+        unreachable = settings.unreachable
+        return cls(settings.model, langdata, settings.langdata_timeout,
+                   unreachable=set() if unreachable is None else unreachable)
 
     @classmethod
     def from_environment(cls) -> Config:
@@ -93,7 +105,22 @@ class Config:
 
     @property
     def uses_installed(self) -> bool:
+        """Installed data comes before the source."""
         return self.model == INSTALLED_MODEL and not self.langdata
+
+    @property
+    def installed_fallback(self) -> bool:
+        """Installed data comes after the source (``langdata`` is set)."""
+        return self.model == INSTALLED_MODEL and bool(self.langdata)
+
+    @property
+    def folder(self) -> str | None:
+        """The local folder the source is in (the part before any ``{lang}``); None for a
+        URL."""
+        if self.is_url:
+            return None
+        return os.path.dirname(self.source.split("{lang}")[0]) if "{lang}" in self.source \
+            else self.source
 
     @property
     def cache_folder(self) -> Path:
@@ -157,15 +184,23 @@ def installed_places() -> list[tuple[str, str, Path]]:
     return [place for place in places if unique[place[2]] is place and place[2].is_dir()]
 
 
-def find(lang: str, config: Config) -> Found | None:
-    """Where ``lang`` is here, without fetching anything (None if it must be fetched)."""
+def find(lang: str, config: Config, *, fallback: bool = True) -> Found | None:
+    """Where ``lang`` is here, without fetching anything (None if it must be fetched); with
+    ``fallback`` False, not installed data that only comes after the source."""
     if not _CODE.match(lang):
         return None
-    if config.uses_installed:
-        for origin, label, folder in installed_places():
-            if (folder / f"{lang}.traineddata").is_file():
-                return Found(lang, folder / f"{lang}.traineddata", origin, label)
-    return _in_source(lang, config)
+    found = _installed(lang) if config.uses_installed else None
+    found = found or _in_source(lang, config)
+    if not found and fallback and config.installed_fallback:
+        found = _installed(lang)
+    return found
+
+
+def _installed(lang: str) -> Found | None:
+    for origin, label, folder in installed_places():
+        if (folder / f"{lang}.traineddata").is_file():
+            return Found(lang, folder / f"{lang}.traineddata", origin, label)
+    return None
 
 
 def _in_source(lang: str, config: Config) -> Found | None:
@@ -186,12 +221,12 @@ def _in_source(lang: str, config: Config) -> Found | None:
 
 
 class _Missing(Exception):
-    """One language that cannot be had; the message names every place tried. ``network``:
-    the source did not answer (so other languages need not wait for it again now)."""
+    """One language that cannot be had; the message names every place tried. ``cause`` picks
+    the advice (see _advice): code, folder, network, absent, damaged, cache or not-yet."""
 
-    def __init__(self, message: str, network: bool = False) -> None:
+    def __init__(self, message: str, cause: str) -> None:
         super().__init__(message)
-        self.network = network
+        self.cause = cause
 
 
 def get(lang: str, config: Config, on_progress: FetchProgress | None = None) -> Found:
@@ -200,14 +235,14 @@ def get(lang: str, config: Config, on_progress: FetchProgress | None = None) -> 
     try:
         return _get(lang, config, on_progress)
     except _Missing as e:
-        raise LanguageDataError(f"{e}. {_advice([lang])}") from None
+        raise LanguageDataError(f"{e}. {_advice({lang: e}, config)}") from None
 
 
-def _get(lang: str, config: Config, on_progress: FetchProgress | None,
-         unreachable: bool = False) -> Found:
+def _get(lang: str, config: Config, on_progress: FetchProgress | None) -> Found:
     if not _CODE.match(lang):
-        raise _Missing(f"{lang!r} is not a language code (such as eng, fra or chi_sim)")
-    found = find(lang, config)
+        raise _Missing(f"{lang!r} is not a language code (such as eng, fra or chi_sim)",
+                       "code")
+    found = find(lang, config, fallback=False)
     if found:
         return found
     tried: list[str] = []
@@ -216,11 +251,29 @@ def _get(lang: str, config: Config, on_progress: FetchProgress | None,
         tried.append(f"not installed ({folders or 'no tessdata folders here'})")
     if config.is_url:
         tried.append(f"not in the cache ({config.cache_folder})")
-    if config.is_url and unreachable:
-        raise _Missing(f"no language data for {lang} (model {config.model}): "
-                       + "; ".join(tried) + f"; {config.source} did not answer just now",
-                       network=True)
-    network = False
+    found, cause = _from_source(lang, config, on_progress, tried)
+    if not found and config.installed_fallback:
+        found = _installed(lang)
+        if not found:
+            folders = ", ".join(str(folder) for _, _, folder in installed_places())
+            tried.append(f"not installed either ({folders or 'no tessdata folders here'})")
+    if found:
+        return found
+    raise _Missing(f"no language data for {lang} (model {config.model}): " + "; ".join(tried),
+                   cause)
+
+
+def _from_source(lang: str, config: Config, on_progress: FetchProgress | None,
+                 tried: list[str]) -> tuple[Found | None, str]:
+    """``lang`` fetched from the source into the cache (or used in place), or None and why
+    not (a cause for _advice); ``tried`` gets what was tried."""
+    if config.folder is not None and not os.path.isdir(config.folder):
+        tried.append(f"the folder {config.folder} does not exist")
+        return None, "folder"
+    if config.source in config.unreachable:
+        tried.append(f"{config.source} did not answer just now")
+        return None, "network"
+    cause = "absent"
     for suffix in SUFFIXES:
         location = config.location(lang, suffix)
         if not config.is_url and not os.path.isfile(location):
@@ -229,8 +282,9 @@ def _get(lang: str, config: Config, on_progress: FetchProgress | None,
         if not config.is_url and suffix == ".traineddata":  # used in place if it is whole
             problem = langfetch.check_header(Path(location))
             if problem is None:
-                return Found(lang, Path(location), "folder", config.source)
+                return Found(lang, Path(location), "folder", config.source), ""
             tried.append(f"{location}: not Tesseract language data ({problem})")
+            cause = "damaged"
             continue
         meta: dict[str, Any] = {"model": config.model, "source": config.source,
                                 "url": location}
@@ -246,60 +300,79 @@ def _get(lang: str, config: Config, on_progress: FetchProgress | None,
             continue
         except langfetch.Unusable as e:
             tried.append(f"{location}: {e}")
-            network = e.network
-            if network:
-                break  # the server is unreachable: the next file would only time out too
+            if e.network:  # unreachable or too slow: the next file would only time out too
+                config.unreachable.add(config.source)
+                return None, "network"
+            cause = "damaged"
             continue
         except OSError as e:
             tried.append(f"{location}: could not copy it into the cache {config.cache} ({e})")
-            break
+            return None, "cache"
         found = _in_source(lang, config)
         if found:
-            return found
-    raise _Missing(f"no language data for {lang} (model {config.model}): " + "; ".join(tried),
-                   network)
+            return found, ""
+    return None, cause
 
 
-def _advice(langs: list[str]) -> str:
+def _advice(problems: dict[str, _Missing], config: Config) -> str:
+    """What to do about these languages, for each cause once."""
+    by_cause: dict[str, list[str]] = {}
+    for lang, problem in problems.items():
+        by_cause.setdefault(problem.cause, []).append(lang)
+    advice = []
+    for cause, langs in by_cause.items():
+        codes, them = " ".join(langs), "them" if len(langs) > 1 else "it"
+        get = f"`textlens langs get {codes}`"
+        advice.append({
+            "code": "Fix the `languages` setting (`textlens config set languages eng+fra`) "
+                    "or the --languages option: codes are letters, digits, '_' and '-', "
+                    "such as eng, fra or chi_sim",
+            "folder": f"The folder {config.folder} does not exist; fix the `langdata` setting "
+                      "(`textlens config set langdata DIR_OR_URL`)",
+            "network": f"Check the network, or set `langdata` to a folder that has {them} "
+                       f"(`textlens config set langdata DIR`); {get} fetches {them} once "
+                       f"{config.source} answers",
+            "absent": f"No such language at {config.source}: check the code (`textlens "
+                      "langs` lists the languages here) or the source (`textlens config set "
+                      f"langdata DIR_OR_URL`); then {get} fetches {them}",
+            "damaged": f"The source has no usable file for {codes}: fetch {them} again with "
+                       f"{get}, or set `langdata` to a folder or URL that has {them} "
+                       "(`textlens config set langdata DIR_OR_URL`)",
+            "cache": f"Check that the cache {config.cache} is writable, or set "
+                     "TEXTLENS_CACHE_DIR to a folder that is",
+        }.get(cause, f"{get} fetches {them} now"))
+    langs = list(problems)
     them = "them" if len(langs) > 1 else "it"
-    return (
-        f"Check the code{'s' if len(langs) > 1 else ''} (`textlens langs` lists the "
-        f"languages here); fetch {them} with `textlens langs get {' '.join(langs)}` once the "
-        f"source can be reached, or set `langdata` to a folder or URL that has {them} "
-        "(`textlens config set langdata DIR_OR_URL`). Files that need "
-        f"{them} wait, and the next scan OCRs them once the data is here."
-    )
+    return (". ".join(advice) + f". Files that need {them} wait, and a later scan OCRs them "
+            "once the data is here.")
 
 
 def language_set(languages: Iterable[str], config: Config, *, fetch: bool = True,
                  on_progress: FetchProgress | None = None) -> LanguageSet:
     """One folder with every language (fetched if need be, unless ``fetch`` is False) and
-    osd when it is here; a LanguageDataError naming each missing language otherwise."""
+    osd when it is here; a LanguageDataError naming each missing language otherwise. A
+    source that does not answer is waited for once per ``config.unreachable``."""
     asked = tuple(dict.fromkeys(languages))
     if not asked:
         raise LanguageDataError("no languages given; set `languages`, e.g. eng or eng+fra")
     found: list[Found] = []
-    problems: dict[str, str] = {}
-    unreachable = False
+    problems: dict[str, _Missing] = {}
     for lang in asked:
         try:
-            hit = _get(lang, config, on_progress, unreachable) if fetch else find(lang, config)
+            hit = _get(lang, config, on_progress) if fetch else find(lang, config)
         except _Missing as e:
-            problems[lang] = str(e)
-            unreachable = unreachable or e.network
+            problems[lang] = e
             continue
         if hit is None:
-            problems[lang] = (f"{lang} is not here yet (model {config.model}, source "
-                              f"{config.source})")
+            problems[lang] = _Missing(f"{lang} is not here yet (model {config.model}, source "
+                                      f"{config.source})", "not-yet")
         else:
             found.append(hit)
     if problems:
-        raise LanguageDataError("; ".join(problems.values()) + ". " + _advice(list(problems)))
+        raise LanguageDataError("; ".join(map(str, problems.values())) + ". "
+                                + _advice(problems, config))
     if all(f.lang != OSD for f in found):
-        osd = find(OSD, config) or next(
-            (Found(OSD, folder / "osd.traineddata", origin, label)
-             for origin, label, folder in installed_places()
-             if (folder / "osd.traineddata").is_file()), None)
+        osd = find(OSD, config) or _installed(OSD)
         found += [osd] if osd else []
     return LanguageSet(_one_folder(found, config.cache), tuple(found), config.model, asked)
 
@@ -316,17 +389,21 @@ def _one_folder(found: list[Found], cache: Path) -> Path:
         return target
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        langfetch.remove_stale(target.parent)
         work = Path(tempfile.mkdtemp(prefix=".set-", dir=target.parent))
         for f in found:
             try:
                 os.symlink(f.path, work / f"{f.lang}.traineddata")
             except OSError:  # no symlinks here (e.g. Windows without the right): copy
                 shutil.copyfile(f.path, work / f"{f.lang}.traineddata")
-        shutil.rmtree(target, ignore_errors=True)  # a set whose files went away
-        try:
-            os.replace(work, target)  # the set appears whole, or not at all
-        except OSError:  # another process made it first
-            shutil.rmtree(work, ignore_errors=True)
+        if _set_complete(target, found):  # another process made it meanwhile: keep theirs,
+            shutil.rmtree(work, ignore_errors=True)  # which a Tesseract may be loading now
+        else:
+            shutil.rmtree(target, ignore_errors=True)  # a set whose files went away
+            try:
+                os.replace(work, target)  # the set appears whole, or not at all
+            except OSError:  # another process made it first
+                shutil.rmtree(work, ignore_errors=True)
     except OSError as e:
         raise LanguageDataError(
             f"could not make the language folder {target} ({e}); check that the cache "
@@ -350,10 +427,11 @@ def fetch_languages(languages: Iterable[str], config: Config,
                     on_progress: FetchProgress | None = None) -> list[dict[str, Any]]:
     """Have each language here now, fetching what is missing. One result per language:
     ``{"language", "status": "ready" | "fetched" | "failed", "origin", "where" (the file's
-    URL or folder), "path", "error"}`` (ready: it was already here)."""
+    URL or folder), "path", "error"}`` (ready: it was already here, or is installed data
+    used because the source lacks it)."""
     results = []
     for lang in dict.fromkeys(languages):
-        before = find(lang, config)
+        before = find(lang, config, fallback=False)  # the source first, as get() does
         try:
             found = before or get(lang, config, on_progress)
         except LanguageDataError as e:
@@ -361,7 +439,8 @@ def fetch_languages(languages: Iterable[str], config: Config,
                             "where": None, "path": None, "error": str(e)})
             continue
         meta = langfetch.read_meta(found.path) if found.origin in ("cache", "folder") else None
-        results.append({"language": lang, "status": "ready" if before else "fetched",
+        fetched = not before and found.origin in ("cache", "folder")
+        results.append({"language": lang, "status": "fetched" if fetched else "ready",
                         "origin": found.origin, "where": (meta or {}).get("url", found.where),
                         "path": str(found.path), "error": None})
     return results
@@ -404,16 +483,41 @@ def inventory(config: Config) -> list[dict[str, Any]]:
 
 
 def clear_cache(config: Config) -> dict[str, Any]:
-    """Delete every cached language file and set: ``{"cache", "files", "bytes"}`` removed."""
-    files = [p for p in config.cache.rglob("*") if p.is_file() and not p.is_symlink()] \
-        if config.cache.is_dir() else []
-    size = sum(p.stat().st_size for p in files)
-    if config.cache.exists():
+    """Delete every cached language file and set: ``{"cache", "files", "bytes"}`` removed
+    (counting only what was removed); a LanguageDataError saying what to do if it could not
+    be done."""
+    cache = config.cache
+    if not cache.exists():
+        return {"cache": str(cache), "files": 0, "bytes": 0}
+    try:
         # Moved aside first, so no process ever sees a half-deleted cache.
-        doomed = config.cache.with_name(f".{config.cache.name}-deleting-{os.getpid()}")
-        os.replace(config.cache, doomed)
-        shutil.rmtree(doomed, ignore_errors=True)
-    return {"cache": str(config.cache), "files": len(files), "bytes": size}
+        aside = Path(tempfile.mkdtemp(prefix=f".{cache.name}-deleting-", dir=cache.parent))
+        os.replace(cache, aside / cache.name)
+    except OSError as e:
+        raise LanguageDataError(
+            f"could not clear the language data cache {cache} ({e}); check that you may "
+            "write there (and that no other program holds it), or delete it by hand") from e
+    files = size = 0
+    errors: list[OSError] = []
+    for root, _, names in os.walk(aside):
+        for name in names:
+            path = os.path.join(root, name)
+            try:
+                link = os.path.islink(path)  # a set's links are not files of their own
+                length = 0 if link else os.stat(path).st_size
+                os.unlink(path)
+            except OSError as e:
+                errors.append(e)
+                continue
+            files, size = files + (not link), size + length
+    shutil.rmtree(aside, ignore_errors=True)
+    if errors or aside.exists():
+        why = f": {errors[0]}" if errors else ""
+        raise LanguageDataError(
+            f"the language data cache {cache} is cleared, but only {files} of its files "
+            f"could be removed ({len(errors) or 'some'} could not{why}); delete the folder "
+            f"{aside} by hand")
+    return {"cache": str(cache), "files": files, "bytes": size}
 
 
 def available_languages(config: Config | None = None) -> dict[str, Path]:

@@ -16,6 +16,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,6 +28,14 @@ import httpx
 # The largest language file accepted, packed or unpacked. tessdata_best's biggest files are
 # under 100 MB; the cap only has to stop a wrong URL or a gzip bomb from filling the disk.
 MAX_BYTES = 400 * 2**20
+# httpx's timeout bounds each wait, so a server sending a byte now and then would never time
+# out. A download is also given up when, over a stretch of `langdata_timeout` seconds, it
+# brings under MIN_RATE bytes a second, or when it takes longer than total_limit(timeout):
+# either way the file waits and a later scan tries again.
+MIN_RATE = 10_000  # bytes a second: 80 kbit/s; slower than that, a folder of your own is better
+_TOTAL_TIMEOUTS = 20  # the whole download may take this many timeouts, and at least:
+_TOTAL_MINIMUM = 600.0  # seconds (tessdata_best's biggest files at ~170 kB/s)
+STALE_AFTER = 3600.0  # seconds: a temporary folder this old was left by a crash
 _MAX_ENTRIES = 1000  # Tesseract's kMaxNumTessdataEntries: a larger count is not traineddata
 # Loading a file Tesseract finds broken can crash it, so the load test runs in its own process.
 _LOAD_TEST = """
@@ -61,12 +70,36 @@ def is_url(location: str) -> bool:
     return location.startswith(("http://", "https://"))
 
 
+def total_limit(timeout: float) -> float:
+    """The most seconds one download may take in all."""
+    return max(_TOTAL_TIMEOUTS * timeout, _TOTAL_MINIMUM)
+
+
+def remove_stale(folder: Path) -> None:
+    """Remove temporary dot-folders in ``folder`` that a crashed process left over an hour
+    ago (younger ones may be another process's work in progress)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        try:
+            stale = (entry.name.startswith(".") and entry.is_dir(follow_symlinks=False)
+                     and now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER)
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
 def fetch(location: str, lang: str, dest: Path, meta: dict[str, Any], *, timeout: float,
           on_progress: Progress | None = None) -> Path:
     """Put the file at ``location`` (a URL, or a local path) in ``dest`` as
     ``<lang>.traineddata``, unpacked and checked, with a ``<lang>.json`` sidecar holding
     ``meta`` plus its sha256, size and fetch time; return its path."""
     dest.mkdir(parents=True, exist_ok=True)
+    remove_stale(dest)
     work = Path(tempfile.mkdtemp(prefix=f".{lang}-", dir=dest))
     try:
         if is_url(location):
@@ -127,9 +160,10 @@ def check_header(path: Path) -> str | None:
 
 
 def _download(url: str, target: Path, timeout: float, on_progress: Progress | None) -> None:
+    started = time.monotonic()
     try:
-        # The timeout bounds each wait (connecting, each read), not the whole download: a big
-        # file on a slow line may take minutes, a server that stops sending may not.
+        # The timeout bounds each wait (connecting, each read); _Pace the whole download
+        # (checked as each piece arrives, so at worst one timeout late).
         with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
             if response.status_code in (404, 410):
                 raise NotThere(f"not found (HTTP {response.status_code})")
@@ -140,6 +174,7 @@ def _download(url: str, target: Path, timeout: float, on_progress: Progress | No
             if length and length > MAX_BYTES:
                 raise Unusable(f"it is {length / 2**20:.0f} MB, over the "
                                f"{MAX_BYTES // 2**20} MB limit for language data")
+            pace = _Pace(started, timeout)
             with open(target, "wb") as f:
                 # Decoded bytes: a server that adds Content-Encoding: gzip is undone here,
                 # and the file's own gzip (if any) is found by its magic number later.
@@ -150,6 +185,9 @@ def _download(url: str, target: Path, timeout: float, on_progress: Progress | No
                                        "language data")
                     if on_progress:
                         on_progress(response.num_bytes_downloaded, length)
+                    slow = pace.too_slow(response.num_bytes_downloaded)
+                    if slow:
+                        raise Unusable(slow, network=True)
     except httpx.TimeoutException as e:
         raise Unusable(f"no answer within {timeout:g} s (timed out; offline or slow?)",
                        network=True) from e
@@ -158,6 +196,29 @@ def _download(url: str, target: Path, timeout: float, on_progress: Progress | No
                        network=True) from e
     except httpx.HTTPError as e:  # e.g. an invalid URL
         raise Unusable(f"could not download it ({e})") from e
+
+
+class _Pace:
+    """Whether a download goes too slowly: under MIN_RATE over the last stretch of
+    ``timeout`` seconds, or over total_limit(timeout) in all."""
+
+    def __init__(self, started: float, timeout: float) -> None:
+        self.started, self.timeout = started, timeout
+        self.mark, self.mark_bytes = started, 0  # the start of the current stretch
+
+    def too_slow(self, done: int) -> str | None:
+        now = time.monotonic()
+        if now - self.started > total_limit(self.timeout):
+            return (f"too slow: not finished after {total_limit(self.timeout):g} s "
+                    f"({done / 1000:.0f} kB so far)")
+        if now - self.mark < self.timeout:
+            return None
+        rate = (done - self.mark_bytes) / (now - self.mark)
+        if rate < MIN_RATE:
+            return (f"too slow: {rate / 1000:.1f} kB/s over the last {now - self.mark:.1f} s, "
+                    f"under the {MIN_RATE // 1000} kB/s needed")
+        self.mark, self.mark_bytes = now, done
+        return None
 
 
 def _unpack(source: Path, target: Path) -> None:

@@ -57,6 +57,23 @@ def scale_words(words: list[Word], factor: float) -> list[Word]:
             for w in words]
 
 
+def turn_back(words: list[Word], degrees: int, width: int, height: int) -> list[Word]:
+    """Words read on the page turned ``degrees`` counter-clockwise (Pillow's ``rotate(degrees,
+    expand=True)``), with boxes in the pixels of the page as it was, ``width`` x ``height``:
+    every box of a page is in the frame of the image a viewer shows."""
+    def back(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        x0, y0, x1, y1 = box
+        if degrees == 90:
+            return (width - y1, x0, width - y0, x1)
+        if degrees == 180:
+            return (width - x1, height - y1, width - x0, height - y0)
+        if degrees == 270:
+            return (y0, height - x1, y1, height - x0)
+        return box
+
+    return [Word(w.text, back(w.box), w.confidence) for w in words]
+
+
 def is_garbage(token: str) -> bool:
     """Runs of symbols that borders, rules and photo texture turn into (``|||``, ``—~=``): no
     search is served by indexing them. Single symbols (``&``, ``-``, ``$``) are kept."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from PIL import Image
 
-from ..errors import EngineError, TextlensError
+from ..errors import EngineError
 from ..types import PageResult, Word
 from . import langdata, passes
 from .base import Engine
@@ -29,6 +29,7 @@ class TesseractEngine(Engine):
     def __init__(self) -> None:
         self._apis: dict[tuple[str, int, str], Any] = {}
         self._folders: dict[str, str] = {}  # languages -> folder, when no options name one
+        self._no_osd: set[str] = set()  # language folders without osd.traineddata
 
     @classmethod
     def check(cls) -> tuple[bool, str]:
@@ -111,7 +112,10 @@ class TesseractEngine(Engine):
             degrees, upright = turned
             again = self._read(upright, languages, tesserocr.PSM.AUTO, options)
             if again.confidence > first.confidence:
-                return passes.without_garbage(replace(again, rotation=degrees))
+                words = passes.turn_back(again.words, degrees, image.width, image.height)
+                return passes.without_garbage(replace(
+                    again, words=words, width=image.width, height=image.height,
+                    rotation=degrees))
         max_pixels = int(options.get("max_upscale_pixels", passes.MAX_UPSCALE_PIXELS))
         factor = passes.upscale_factor(first, image.width, image.height, max_pixels)
         big = image if factor == 1.0 else image.resize(
@@ -129,10 +133,14 @@ class TesseractEngine(Engine):
         the page lies on its side or upside down; None otherwise, or without osd data."""
         import tesserocr
 
+        folder = str(options.get("tessdata", ""))
+        if folder in self._no_osd:
+            return None
         try:
             api = self._api(["osd"], tesserocr.PSM.OSD_ONLY, options)
-        except (EngineError, TextlensError):
-            return None  # no osd.traineddata: pages are read as they lie
+        except EngineError:
+            self._no_osd.add(folder)  # no osd.traineddata: pages are read as they lie
+            return None
         _set_image(api, image, options)
         found = api.DetectOrientationScript()
         api.Clear()

@@ -72,7 +72,9 @@ class Scanner:
     ):
         self.log_path = log_path
         self.conn = conn
-        self.settings = settings
+        # This run's own copy: it remembers language-data sources that did not answer, so
+        # each (engine, languages) below does not wait for the same silent server again.
+        self.settings = settings.for_run()
         self.resolve_path = resolve_path
         self.catch_up_index = catch_up_index
         self.on_progress = on_progress or (lambda done, total: None)
@@ -83,9 +85,11 @@ class Scanner:
         self._touched: set[str] = set()
         self._deaths_in_a_row = 0
         self._any_success = False
-        # Per (engine, languages) of this run: the options its prepare() gave, or why not.
+        # Per (engine, languages) of this run: the options its prepare() gave, or why not:
+        # waiting (language data missing) or failing (any other error, a failure of its files).
         self._options: dict[tuple[str, str], dict[str, Any]] = {}
         self._waiting: dict[tuple[str, str], str] = {}
+        self._failing: dict[tuple[str, str], Failure] = {}
 
     def run(self, *, limit: int | None = None, only: Iterable[str] | None = None) -> ScanReport:
         started = time.perf_counter()
@@ -188,8 +192,9 @@ class Scanner:
     def _get_engines_ready(self, pages: list[store.PageTodo],
                            plans: list[store.ContentTodo]) -> list[store.PageTodo]:
         """Let each (engine, languages) of this run get ready once, here, before any job goes
-        out: prepare() may fetch language data. The pages of files whose engine cannot get
-        ready wait, pending with the reason and their attempts untouched; the others are
+        out: prepare() may fetch language data. The pages of files whose language data
+        cannot be had wait, pending with the reason and their attempts untouched; those
+        whose engine fails to get ready otherwise fail (see _prepare); the others are
         returned. Files still to be opened go out either way (see _apply_plan)."""
         keys = {(p.engine, p.languages) for p in pages if p.method == "ocr"}
         keys |= {self._plan_key(c) for c in plans}
@@ -197,13 +202,20 @@ class Scanner:
             self._prepare(*key)
         held = {p.sha256: self._waiting[(p.engine, p.languages)] for p in pages
                 if p.method == "ocr" and (p.engine, p.languages) in self._waiting}
-        going = [p for p in pages if p.sha256 not in held]
+        failing = [p for p in pages if p.sha256 not in held and p.method == "ocr"
+                   and (p.engine, p.languages) in self._failing]
+        failing_shas = {p.sha256 for p in failing}
+        going = [p for p in pages if p.sha256 not in held and p.sha256 not in failing_shas]
         ready = [c.sha256 for c in plans if self._plan_key(c) not in self._waiting]
         with transaction(self.conn):
-            store.clear_waiting(self.conn, [p.sha256 for p in going] + ready)
+            store.clear_waiting(self.conn, [p.sha256 for p in going + failing] + ready)
             store.mark_waiting(self.conn, held)
         for sha256, reason in held.items():
             self._note_waiting(sha256, reason)
+        for page in failing:  # their attempts are used up (all at once when permanent)
+            self._apply_page(self._page_task(page), self._failing[(page.engine,
+                                                                   page.languages)])
+        self._commit()
         return going
 
     def _prepare(self, engine: str, languages: str) -> None:
@@ -215,11 +227,16 @@ class Scanner:
             return
         try:
             self._options[key] = dict(cls.prepare(split_languages(languages), self.settings))
-        except LanguageDataError as e:
+        except LanguageDataError as e:  # only this waits: a later scan may have the data
             self._waiting[key] = str(e)
-        except Exception as e:  # noqa: BLE001 - a plugin's bug holds its files, not the scan
-            self._waiting[key] = (f"the {engine} engine could not get ready for {languages} "
-                                  f"({type(e).__name__}: {e})")
+        except EngineError as e:  # e.g. a remote engine refusing: its files fail, as a page
+            self._failing[key] = Failure(  # would, at once when retrying cannot help
+                f"the {engine} engine could not get ready for {languages}: {e}",
+                permanent=not e.retryable)
+        except Exception as e:  # noqa: BLE001 - a plugin's bug fails its files, not the scan
+            self._failing[key] = Failure(  # retried with backoff, not waiting forever
+                f"the {engine} engine could not get ready for {languages} "
+                f"({type(e).__name__}: {e})", permanent=False)
 
     def _plan_key(self, content: store.ContentTodo) -> tuple[str, str]:
         return (content.engine or self.settings.engine,
@@ -235,7 +252,7 @@ class Scanner:
             languages=languages,
             limits=self.limits,
             options=self._options.get(key, {}),
-            ready=key not in self._waiting,
+            ready=key not in self._waiting and key not in self._failing,
         )
 
     def _page_task(self, todo: store.PageTodo) -> _Task:
@@ -271,11 +288,16 @@ class Scanner:
         job: PlanJob = task.job
         with transaction(self.conn):
             if isinstance(outcome, Plan) and "ocr" in outcome.methods and not job.ready:
-                # It needs OCR, and its engine could not get ready: it waits, unopened.
-                reason = self._waiting[(job.engine, job.languages)]
-                store.mark_waiting(self.conn, {task.sha256: reason})
-                self._note_waiting(task.sha256, reason)
-                return []
+                # It needs OCR, and its engine could not get ready: it waits, unopened, for
+                # language data; for anything else it fails (see _prepare).
+                key = (job.engine, job.languages)
+                if key in self._failing:  # it could not get ready otherwise: a failure
+                    outcome = self._failing[key]
+                else:
+                    reason = self._waiting[key]
+                    store.mark_waiting(self.conn, {task.sha256: reason})
+                    self._note_waiting(task.sha256, reason)
+                    return []
             store.clear_waiting(self.conn, [task.sha256])
             if isinstance(outcome, Failure):
                 store.record_plan_failure(
