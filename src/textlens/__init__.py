@@ -6,6 +6,7 @@ from .engines.base import Engine
 from .errors import (
     BadFileError,
     BusyError,
+    ConflictError,
     EngineError,
     LanguageDataError,
     LibraryNotFoundError,
@@ -38,6 +39,7 @@ __all__ = [
     "AttachmentInfo",
     "BadFileError",
     "BusyError",
+    "ConflictError",
     "Engine",
     "EngineError",
     "LanguageDataError",

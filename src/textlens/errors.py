@@ -88,3 +88,9 @@ class BusyError(TextlensError):
     """Another process holds the lock this action needs (e.g. a scan is already running)."""
 
     exit_code = 7
+
+
+class ConflictError(TextlensError):
+    """A change that would break a rule of the library (e.g. a catalog number already taken)."""
+
+    exit_code = 2

@@ -20,6 +20,7 @@ from . import settings as settings_mod
 from .engines import langdata
 from .errors import (
     BusyError,
+    ConflictError,
     LibraryNotFoundError,
     NotFoundError,
     TextlensError,
@@ -203,6 +204,35 @@ class Library:
                 if not a.linked and not rec.copy_in_use(self.conn, a.path):
                     (self.path / a.path).unlink(missing_ok=True)
         self.index.catch_up(self.conn)
+
+    def set_specimen(
+        self, record_id: int, *, catalog_number: str | None = None,
+        processing_status: str | None = None, collection: str = "",
+    ) -> RecordInfo:
+        """Make a record a specimen of ``collection`` with this catalog number and processing
+        status (None clears them). A catalog number is unique within its collection."""
+        record = self.record(record_id)
+        catalog_number = (catalog_number or "").strip() or None
+        processing_status = (processing_status or "").strip() or None
+        collection = collection.strip()
+        with transaction(self.conn):
+            if catalog_number is not None:
+                taken = [r for r in rec.records_by_catalog_number(
+                    self.conn, catalog_number, collection) if r != record.id]
+                if taken:
+                    where = f"collection {collection!r}" if collection else "the library"
+                    raise ConflictError(
+                        f"catalog number {catalog_number} is already record {taken[0]} in "
+                        f"{where}; change that record, or use another collection"
+                    )
+            rec.set_specimen_fields(self.conn, record.id, catalog_number=catalog_number,
+                                    processing_status=processing_status, collection=collection)
+        return self.record(record.id)
+
+    def specimens(self, catalog_number: str, collection: str | None = None) -> list[RecordInfo]:
+        """The records with this catalog number, in ``collection`` or (None) in any."""
+        return [self.record(i) for i in
+                rec.records_by_catalog_number(self.conn, catalog_number.strip(), collection)]
 
     def record(self, record_id: int) -> RecordInfo:
         found = rec.get_record(self.conn, record_id)

@@ -66,6 +66,11 @@ class RecordInfo:
     title: str
     body: str
     attachments: list[AttachmentInfo] = field(default_factory=list)
+    # Specimen records: catalog number (unique within the collection), and the collection's
+    # processing status ("unprocessed", "stage 1", ... free text). None for other records.
+    catalog_number: str | None = None
+    processing_status: str | None = None
+    collection: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

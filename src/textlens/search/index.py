@@ -157,12 +157,15 @@ class SearchIndex:
                       record_id: int, texts: dict[str, list[str]]) -> int:
         """Replace a record's own document: title, body, and all its attachments' text."""
         writer.delete_documents_by_term("key", f"r{record_id}")
-        row = conn.execute("SELECT title, body FROM records WHERE id=?", (record_id,)).fetchone()
+        row = conn.execute("SELECT title, body, catalog_number FROM records WHERE id=?",
+                           (record_id,)).fetchone()
         if row is None:
             return 0
         doc = _document(f"r{record_id}", record_id, 0, 0)
-        doc.add_text("title", row["title"])
-        doc.add_text("all", f"{row['title']}\n{row['body']}")
+        # A specimen is found by its catalog number as by its title.
+        title = " ".join(filter(None, (row["title"], row["catalog_number"])))
+        doc.add_text("title", title)
+        doc.add_text("all", f"{title}\n{row['body']}")
         for (sha256,) in conn.execute(
             "SELECT sha256 FROM attachments WHERE record_id=? ORDER BY id", (record_id,)
         ).fetchall():

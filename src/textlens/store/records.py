@@ -139,21 +139,58 @@ def attachments_of(conn: sqlite3.Connection, record_ids: Iterable[int]) -> list[
     return [_attachment(r) for r in rows]
 
 
+_RECORD_COLUMNS = "id, title, body, catalog_number, processing_status, collection"
+
+
+def _record(row: sqlite3.Row, attachments: list[AttachmentInfo]) -> RecordInfo:
+    return RecordInfo(row["id"], row["title"], row["body"], attachments,
+                      catalog_number=row["catalog_number"],
+                      processing_status=row["processing_status"], collection=row["collection"])
+
+
 def get_record(conn: sqlite3.Connection, record_id: int) -> RecordInfo | None:
-    row = conn.execute("SELECT id, title, body FROM records WHERE id=?", (record_id,)).fetchone()
+    row = conn.execute(f"SELECT {_RECORD_COLUMNS} FROM records WHERE id=?",
+                       (record_id,)).fetchone()
     if not row:
         return None
-    return RecordInfo(row["id"], row["title"], row["body"], attachments_of(conn, [record_id]))
+    return _record(row, attachments_of(conn, [record_id]))
 
 
 def list_records(conn: sqlite3.Connection, limit: int = 100, offset: int = 0) -> list[RecordInfo]:
     rows = conn.execute(
-        "SELECT id, title, body FROM records ORDER BY id LIMIT ? OFFSET ?", (limit, offset)
+        f"SELECT {_RECORD_COLUMNS} FROM records ORDER BY id LIMIT ? OFFSET ?", (limit, offset)
     ).fetchall()
     by_record: dict[int, list[AttachmentInfo]] = {}
     for a in attachments_of(conn, [r["id"] for r in rows]):
         by_record.setdefault(a.record_id, []).append(a)
-    return [RecordInfo(r["id"], r["title"], r["body"], by_record.get(r["id"], [])) for r in rows]
+    return [_record(r, by_record.get(r["id"], [])) for r in rows]
+
+
+def set_specimen_fields(
+    conn: sqlite3.Connection, record_id: int, *, catalog_number: str | None,
+    processing_status: str | None, collection: str,
+) -> None:
+    """Set a record's specimen fields (the catalog number must be free in the collection)."""
+    conn.execute(
+        "UPDATE records SET catalog_number=?, processing_status=?, collection=?, updated=?"
+        " WHERE id=?",
+        (catalog_number, processing_status, collection, time.time(), record_id),
+    )
+    enqueue_index(conn, "record", record_id)
+
+
+def records_by_catalog_number(
+    conn: sqlite3.Connection, catalog_number: str, collection: str | None = None
+) -> list[int]:
+    """Ids of the records with this catalog number: in one collection, or in any."""
+    if collection is None:
+        rows = conn.execute("SELECT id FROM records WHERE catalog_number=? ORDER BY id",
+                            (catalog_number,))
+    else:
+        rows = conn.execute(
+            "SELECT id FROM records WHERE catalog_number=? AND collection=? ORDER BY id",
+            (catalog_number, collection))
+    return [r[0] for r in rows]
 
 
 def linked_attachments(conn: sqlite3.Connection) -> list[sqlite3.Row]:

@@ -103,4 +103,15 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE ocr_pages ADD COLUMN extra_text TEXT NOT NULL DEFAULT '';
     """,
+    # 4: specimen records: a catalog number unique within its collection, and the collection's
+    # own processing status (free text), which batch OCR filters on.
+    """
+    ALTER TABLE records ADD COLUMN catalog_number TEXT;
+    ALTER TABLE records ADD COLUMN processing_status TEXT;
+    ALTER TABLE records ADD COLUMN collection TEXT NOT NULL DEFAULT '';
+    CREATE UNIQUE INDEX records_catalog ON records(collection, catalog_number)
+        WHERE catalog_number IS NOT NULL;
+    CREATE INDEX records_catalog_any ON records(catalog_number);
+    CREATE INDEX records_status ON records(processing_status);
+    """,
 ]
