@@ -40,6 +40,7 @@ bench: install
 	$(PY) benchmarks/bench_scan.py
 	$(PY) benchmarks/bench_rescan.py
 	$(PY) benchmarks/bench_search.py
+	$(PY) benchmarks/bench_import.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

@@ -23,6 +23,7 @@ from .errors import (
     ConflictError,
     LibraryNotFoundError,
     NotFoundError,
+    SettingsError,
     TextlensError,
     UnsupportedFileError,
 )
@@ -32,9 +33,10 @@ from .search import SearchIndex
 from .search import search as run_search
 from .search.index import SEARCH_CATCH_UP_ROWS
 from .settings import CONFIG_FILE, Settings, split_languages
-from .store import DB_FILE, connect, transaction, wordboxes, work
+from .store import DB_FILE, collections, connect, transaction, wordboxes, work
 from .store import records as rec
 from .types import AttachmentInfo, RecordInfo, ScanReport, SearchResults
+from .workflows import ocr_import, records_import
 
 FILES_DIR = "files"
 SCAN_LOCK = "scan.lock"
@@ -234,6 +236,19 @@ class Library:
         return [self.record(i) for i in
                 rec.records_by_catalog_number(self.conn, catalog_number.strip(), collection)]
 
+    def import_records(
+        self, path: Path | str, *, collection: str = "", link: bool = False,
+    ) -> records_import.ImportReport:
+        """Create or update specimen records of ``collection`` from a CSV file or a Darwin Core
+        Archive (catalog number, processing status, images). See workflows/records_import.py."""
+        # The store lock, as in `add`: `remove` must not delete a copy before its commit.
+        with self._store_lock():
+            report = records_import.import_records(
+                self.conn, Path(path), collection=collection.strip(), link=link,
+                prepare=self._prepare_file)
+        self.index.catch_up(self.conn)
+        return report
+
     def record(self, record_id: int) -> RecordInfo:
         found = rec.get_record(self.conn, record_id)
         if found is None:
@@ -280,7 +295,10 @@ class Library:
         data: dict[str, Any] = {}
         if kind == "record":
             record = self.record(number)
-            data["record"] = {"id": record.id, "title": record.title, "body": record.body}
+            data["record"] = {"id": record.id, "title": record.title, "body": record.body,
+                              "catalog_number": record.catalog_number,
+                              "processing_status": record.processing_status,
+                              "collection": record.collection}
             attachments = record.attachments
         else:
             attachments = [self.attachment(number)]
@@ -381,6 +399,39 @@ class Library:
             reasons = "; ".join(f"{a.name}: {a.reason}" for a in attachments)
             raise UnsupportedFileError(f"nothing to OCR in {target} ({reasons})")
         return attachments
+
+    def status_by_processing_status(self, collection: str | None = None) -> list[dict[str, Any]]:
+        """Per processing status (``none`` for records without one): records, records with
+        images, records whose images all have OCR, some, none. See store/collections.py."""
+        return collections.coverage_by_status(self.conn, collection)
+
+    def batch(
+        self, status: str, *, limit: int = 100, collection: str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """OCR the images of up to ``limit`` records in processing ``status`` (``none``: records
+        without one) that do not have OCR for every image yet; failed images are tried again.
+        Works whether or not background OCR is on. Returns ``{"records", "attachments",
+        "pages", "failed", "waiting", "seconds"}``."""
+        if limit < 1:
+            raise SettingsError("--limit must be at least 1")
+        with self._scan_lock():
+            record_ids = collections.records_needing_ocr(self.conn, status.strip(), limit,
+                                                         collection)
+            todo = collections.contents_to_do(self.conn, record_ids)
+            with transaction(self.conn):
+                for row in todo:
+                    if row["state"] == "failed":  # asked for now: a fresh set of attempts
+                        work.request_reocr(self.conn, row["sha256"], None, None)
+            shas = [row["sha256"] for row in todo]
+            report = self._run_scanner(only=shas, on_progress=on_progress) if shas else \
+                ScanReport()
+        attachments = sum(1 for r in record_ids for a in self.record(r).attachments
+                          if a.sha256 in set(shas))
+        return {"records": len(record_ids), "attachments": attachments,
+                "pages": report.pages_done, "failed": report.attachments_failed,
+                "waiting": report.attachments_waiting, "seconds": round(report.seconds, 2),
+                "failures": report.failures}
 
     def scan_in_progress(self) -> bool:
         """Whether another process is scanning this library right now."""
@@ -492,6 +543,17 @@ class Library:
     def reindex(self) -> int:
         """Rebuild the search index from the database; return the number of documents."""
         return self.index.rebuild(self.conn)
+
+    def import_ocr(
+        self, path: Path | str, *, pattern: str | None = None, source: str | None = None,
+        collection: str | None = None, dry_run: bool = False,
+    ) -> ocr_import.ImportReport:
+        """Import OCR text made elsewhere (a zip or folder of .txt files named by catalog
+        number) onto specimen records' images; returns a report of every file. See
+        workflows/ocr_import.py."""
+        return ocr_import.run_import(
+            self, path, pattern=pattern or ocr_import.DEFAULT_PATTERN,
+            source=source or ocr_import.DEFAULT_SOURCE, collection=collection, dry_run=dry_run)
 
     # -- settings ------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from ..errors import LanguageDataError, NotFoundError, SettingsError
+from ..errors import ConflictError, LanguageDataError, NotFoundError, SettingsError
 from ..library import Library, default_library_path, parse_id
 from ..settings import SETTINGS, Settings, lookup, split_languages
 from ..types import ScanReport
@@ -26,6 +26,8 @@ app.add_typer(config_app, name="config")
 langs_app = typer.Typer(help="Tesseract language data: what is here, fetch more, clear the cache.",
                         invoke_without_command=True)
 app.add_typer(langs_app, name="langs")
+import_app = typer.Typer(help="Import records made elsewhere.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
@@ -85,16 +87,28 @@ def add(
     body: Annotated[str, typer.Option(help="Record text.")] = "",
     each: Annotated[bool, typer.Option("--each", help="One record per file found in the folder(s), recursively.")] = False,
     link: Annotated[bool, typer.Option("--link", help="Reference files in place instead of copying them.")] = False,
+    catalog_number: Annotated[str | None, typer.Option(help="Make the record a specimen with this catalog number.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="The specimen's processing status, e.g. unprocessed.")] = None,
+    collection: Annotated[str, typer.Option(help="The specimen's collection.")] = "",
     json_: JsonOpt = False,
 ) -> None:
     """Add a record with these files attached (OCR happens on the next scan)."""
     with _open(create=True) as lib:
         errors: list[tuple[str, str]] = []
+        specimen = catalog_number is not None or status is not None
+        if specimen and each:
+            raise typer.BadParameter("--catalog-number and --status describe one record; not with --each (see `textlens import records`)")
+        taken = lib.specimens(catalog_number, collection) if catalog_number else []
+        if taken:  # checked before the files are copied in, so a refusal leaves nothing behind
+            raise ConflictError(f"catalog number {catalog_number} is already record {taken[0].id} in collection {collection!r}; use another number or collection")
         if each:
             records = [r for folder in paths for r in lib.add_each(folder, link=link,
                                                                    errors=errors)]
         else:
             records = [lib.add(paths, title=title, body=body, link=link)]
+            if specimen:
+                records = [lib.set_specimen(records[0].id, catalog_number=catalog_number,
+                                            processing_status=status, collection=collection)]
         if json_:
             render.print_json({"records": [
                 {"id": r.id, "title": r.title,
@@ -199,15 +213,51 @@ def ocr(
 @app.command()
 def status(
     failures: Annotated[bool, typer.Option("--failures", help="List failed, skipped and waiting files with the reason.")] = False,
+    by_status: Annotated[bool, typer.Option("--by-status", help="Specimen records per processing status: with images, with OCR for all, some or none.")] = False,
+    collection: Annotated[str | None, typer.Option(help="Only this collection (with --by-status).")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Attachments and pages by OCR state."""
+    """Attachments and pages by OCR state; or records by processing status (--by-status)."""
     with _open() as lib:
+        if by_status:
+            rows = lib.status_by_processing_status(collection)
+            render.print_json(rows) if json_ else render.print_by_status(rows)
+            return
         result = lib.status(failures=failures or json_)
         if json_:
             render.print_json(result)
         else:
             render.print_status(result)
+
+
+@app.command()
+def batch(
+    status: Annotated[str, typer.Option("--status", help='Processing status of the records to OCR ("none": records without one).')],
+    limit: Annotated[int, typer.Option(min=1, help="Most records to OCR.")] = 100,
+    collection: Annotated[str | None, typer.Option(help="Only records of this collection.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """OCR the images of up to LIMIT records in a processing status that lack OCR."""
+    with _open() as lib:
+        progress = render.progress_bar()
+        progress.disable = json_
+        with progress:
+            task = progress.add_task("ocr", total=None)
+            try:
+                result = lib.batch(status, limit=limit, collection=collection, on_progress=lambda d, t: progress.update(task, completed=d, total=t))
+            except KeyboardInterrupt:
+                progress.stop()
+                render.err.print("interrupted: the pages done so far are saved; run the same command again to go on")
+                raise typer.Exit(130) from None
+        if json_:
+            render.print_json(result)
+            return
+        render.out.print(f"{result['records']} records, {result['attachments']} attachments, {result['pages']} pages OCR'd, {result['failed']} failed"
+                         + (f", {result['waiting']} waiting" if result["waiting"] else ""))
+        for f in result["failures"]:
+            render.out.print(f"  [red]failed[/] {escape(f['name'])}: {escape(f['reason'])}")
+        if not result["records"]:
+            render.out.print(f"no records in status {escape(status)!r} need OCR (`textlens status --by-status` counts them)")
 
 
 # A query may begin with an exclusion (`textlens search "-draft invoice"`): not an option.
@@ -244,20 +294,29 @@ def show(
             return
         if "record" in data:
             render.out.print(f"[bold]record {data['record']['id']}[/] {escape(data['record']['title'])}")
-            if data["record"]["body"]:
-                render.out.print(escape(data["record"]["body"]))
+            r = data["record"]
+            if r.get("catalog_number") or r.get("processing_status"):
+                render.out.print(f"  catalog number {escape(r.get('catalog_number') or '-')} · status {escape(r.get('processing_status') or 'none')}"
+                                 + (f" · collection {escape(r['collection'])}" if r.get("collection") else ""))
+            if r["body"]:
+                render.out.print(escape(r["body"]))
         for a in data["attachments"]:
             reason = f": {a['reason']}" if a["reason"] else ""
             render.out.print(f"\n[bold]a{a['id']}[/] {escape(a['name'])} — {a['state']}{escape(reason)}")
             run = a["ocr"]["run"]
-            if run:
+            if run and run["source"] == "import":  # text made elsewhere: its label and date
+                imported = (run.get("params") or {}).get("imported", "")
+                render.out.print(f"  imported · {escape(run['engine'] or '-')} · {escape(str(imported))}")
+            elif run:
                 render.out.print(
                     f"  {run['source']} · {run['engine'] or '-'} {run['engine_version'] or ''} · "
                     f"languages {run['languages']} · model {escape(run['model'] or '-')}"
                 )
             for p in a["ocr"]["pages"]:
-                render.out.print(f"  page {p['page']} ({p['method']}, {p['words']} words, "
-                                 f"confidence {p['confidence']:.0f})")
+                details = [p["method"], f"{p['words']} words"] if p["words"] else [p["method"]]
+                if p["confidence"] is not None and p["confidence"] >= 0:
+                    details.append(f"confidence {p['confidence']:.0f}")
+                render.out.print(f"  page {p['page']} ({', '.join(details)})")
                 if text:
                     render.out.print(escape(p["text"]))
 
@@ -419,6 +478,53 @@ def eval_(
         render.print_json(result)
     else:
         print_report(result, render.out)
+
+
+@import_app.command("records")
+def import_records(
+    file: Annotated[Path, typer.Argument(help="A CSV file (catalogNumber, processingStatus, image) or a Darwin Core Archive (.zip).")],
+    collection: Annotated[str, typer.Option(help="The collection the records belong to.")] = "",
+    link: Annotated[bool, typer.Option("--link", help="Reference image files in place instead of copying them.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Create or update specimen records (catalog number, processing status, images)."""
+    with _open(create=True) as lib:
+        report = lib.import_records(file, collection=collection, link=link)
+    if json_:
+        render.print_json(report.to_dict())
+        return
+    render.out.print(f"{report.created} created, {report.updated} updated, {report.unchanged} "
+                     f"unchanged, {report.attachments_added} images attached")
+    for p in report.problems:
+        where = f"row {p.row}" + (f" ({p.catalog_number})" if p.catalog_number else "")
+        what = f" {p.file}:" if p.file else ""
+        render.err.print(f"[yellow]{escape(where)}[/]{escape(what)} {escape(p.reason)}")
+
+
+@app.command("import-ocr")
+def import_ocr(
+    upload: Annotated[Path, typer.Argument(help="A .zip archive or a folder of .txt files named by catalog number.")],
+    pattern: Annotated[str | None, typer.Option(help="Regex on each file's stem; its group named catalog (else its first group) is the catalog number. Default: ^(.+?)(?:_[a-z]+)?$")] = None,
+    source: Annotated[str | None, typer.Option(help="Where the text comes from, e.g. \"ABBYY FineReader\"; shown with the text.")] = None,
+    collection: Annotated[str | None, typer.Option(help="Look catalog numbers up in this collection only.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be linked; write nothing.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Import OCR text made elsewhere onto specimen records' images."""
+    with _open() as lib:
+        report = lib.import_ocr(upload, pattern=pattern, source=source, collection=collection,
+                                dry_run=dry_run)
+    if json_:
+        render.print_json(report.to_dict())
+        return
+    for f in report.files:
+        where = f" -> record {f.record}, a{f.attachment}" if f.status == "linked" else ""
+        why = f": {f.reason}" if f.reason else ""
+        enc = f" (read as {f.encoding})" if f.encoding not in (None, "utf-8") else ""
+        render.out.print(f"{escape(f.name)} {f.status}{where}{enc}{escape(why)}")
+    verb = "would be linked (dry run)" if report.dry_run else "linked"
+    render.out.print(f"{report.linked} of {len(report.files)} files {verb}, source "
+                     f"{escape(report.source)!r}")
 
 
 def run() -> None:

@@ -175,3 +175,14 @@ def print_fetched(results: list[dict[str, Any]]) -> None:
             out.print(f"{r['language']}: [green]fetched[/] from {escape(r['where'])}")
         else:
             out.print(f"{r['language']}: ready ({r['origin']}) {escape(r['path'])}")
+
+
+def print_by_status(rows: list[dict[str, Any]]) -> None:
+    """`status --by-status`: one row per processing status."""
+    table = Table(title="records by processing status")
+    for column in ("status", "records", "with images", "all OCR'd", "some", "none"):
+        table.add_column(column, justify="left" if column == "status" else "right")
+    for r in rows:
+        table.add_row(escape(r["status"]), *(str(r[k]) for k in
+                      ("records", "with_images", "all_ocr", "some_ocr", "no_ocr")))
+    out.print(table if rows else "no records")
