@@ -105,3 +105,17 @@ def test_add_makes_a_specimen_and_refuses_a_taken_catalog_number(
     assert isinstance(again.exception, ConflictError)  # the CLI's error guard: exit code 2
     assert "already record 1" in str(again.exception)
     assert len(library.records()) == 1
+
+
+def test_records_whose_images_keep_failing_do_not_block_the_batch(
+    library: Library, text_image: Callable[..., Path], tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(text_image("whole.png", ["Whole"]).read_bytes()[:200])  # truncated
+    bad = _specimen(library, broken, "E0", "queue")
+    assert library.batch("queue", limit=1)["failed"] == 1
+    good = _specimen(library, text_image("g.png", ["Good"]), "E1", "queue")
+    assert library.batch("queue", limit=1)["records"] == 1
+    assert library.record(good).attachments[0].state == "done"
+    assert library.record(bad).attachments[0].state == "failed"
+    assert library.batch("queue", limit=1)["failed"] == 1  # then it is tried again

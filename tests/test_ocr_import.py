@@ -187,13 +187,16 @@ def test_bad_patterns_say_what_to_do(library: Library, tmp_path: Path) -> None:
         library.import_ocr(upload, pattern=r"^\w+$")
 
 
-def test_a_pattern_that_runs_too_long_fails_that_file_only(
+def test_a_pattern_that_runs_too_long_stops_the_import_and_long_names_fail_alone(
     library: Library, tmp_path: Path
 ) -> None:
-    upload = make_zip(tmp_path / "o.zip", {"a" * 40 + "!.txt": b"x", "b" * 300 + ".txt": b"x"})
-    files = library.import_ocr(upload, pattern=r"^((a|aa)+)$").files
-    assert [f.status for f in files] == ["no_catalog_number", "no_catalog_number"]
-    assert "took over" in files[0].reason and "longer than 255" in files[1].reason
+    slow = make_zip(tmp_path / "o.zip", {"a" * 40 + "!.txt": b"x"})
+    with pytest.raises(SettingsError, match="took over .* nothing was imported"):
+        library.import_ocr(slow, pattern=r"^((a|aa)+)$")
+    long = make_zip(tmp_path / "p.zip", {"b" * 300 + ".txt": b"x"})
+    files = library.import_ocr(long).files
+    assert [f.status for f in files] == ["no_catalog_number"]
+    assert "longer than 255" in files[0].reason
 
 
 def test_named_group_and_folder_upload(

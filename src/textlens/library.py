@@ -426,8 +426,9 @@ class Library:
             shas = [row["sha256"] for row in todo]
             report = self._run_scanner(only=shas, on_progress=on_progress) if shas else \
                 ScanReport()
+        wanted = set(shas)
         attachments = sum(1 for r in record_ids for a in self.record(r).attachments
-                          if a.sha256 in set(shas))
+                          if a.sha256 in wanted)
         return {"records": len(record_ids), "attachments": attachments,
                 "pages": report.pages_done, "failed": report.attachments_failed,
                 "waiting": report.attachments_waiting, "seconds": round(report.seconds, 2),

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import TextlensError
 
@@ -17,7 +18,8 @@ def run_guarded(main: Callable[[], object]) -> None:
     try:
         main()
     except TextlensError as e:
-        _err.print(f"[bold red]error:[/] {e}", markup=True, soft_wrap=True)
+        # escape(): messages hold paths and patterns ("[a-z]") that are not Rich markup.
+        _err.print(f"[bold red]error:[/] {escape(str(e))}", markup=True, soft_wrap=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         _err.print("interrupted; work done so far is saved — run the command again to go on")

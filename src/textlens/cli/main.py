@@ -98,6 +98,7 @@ def add(
         specimen = catalog_number is not None or status is not None
         if specimen and each:
             raise typer.BadParameter("--catalog-number and --status describe one record; not with --each (see `textlens import records`)")
+        catalog_number, collection = (catalog_number or "").strip() or None, collection.strip()
         taken = lib.specimens(catalog_number, collection) if catalog_number else []
         if taken:  # checked before the files are copied in, so a refusal leaves nothing behind
             raise ConflictError(f"catalog number {catalog_number} is already record {taken[0].id} in collection {collection!r}; use another number or collection")
@@ -504,7 +505,7 @@ def import_records(
 @app.command("import-ocr")
 def import_ocr(
     upload: Annotated[Path, typer.Argument(help="A .zip archive or a folder of .txt files named by catalog number.")],
-    pattern: Annotated[str | None, typer.Option(help="Regex on each file's stem; its group named catalog (else its first group) is the catalog number. Default: ^(.+?)(?:_[a-z]+)?$")] = None,
+    pattern: Annotated[str | None, typer.Option(help="Regex on each file's stem; its group named catalog (else its first group) is the catalog number. Default: ^(.+?)(?:_\\[a-z]+)?$")] = None,
     source: Annotated[str | None, typer.Option(help="Where the text comes from, e.g. \"ABBYY FineReader\"; shown with the text.")] = None,
     collection: Annotated[str | None, typer.Option(help="Look catalog numbers up in this collection only.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be linked; write nothing.")] = False,

@@ -14,7 +14,8 @@ _COVERAGE = """
     SELECT r.id AS record_id, r.processing_status AS status,
            SUM(CASE WHEN c.sha256 IS NOT NULL AND c.state <> 'skipped' THEN 1 ELSE 0 END)
                AS images,
-           SUM(CASE WHEN c.state = 'done' THEN 1 ELSE 0 END) AS done
+           SUM(CASE WHEN c.state = 'done' THEN 1 ELSE 0 END) AS done,
+           SUM(CASE WHEN c.state = 'failed' THEN 1 ELSE 0 END) AS failed
     FROM records r
     LEFT JOIN attachments a ON a.record_id = r.id
     LEFT JOIN contents c ON c.sha256 = a.sha256
@@ -44,11 +45,13 @@ def records_needing_ocr(
     conn: sqlite3.Connection, status: str, limit: int, collection: str | None
 ) -> list[int]:
     """Up to ``limit`` records in ``status`` (``none``: without one) with an image not OCR'd
-    yet, oldest first."""
+    yet: oldest first, those whose only missing images failed before last."""
     where = "status IS NULL" if status == NO_STATUS else "status = :status"
     rows = conn.execute(
         f"SELECT record_id FROM ({_COVERAGE}) WHERE {where} AND done < images"
-        " ORDER BY record_id LIMIT :limit",
+        # Records with images never tried come first: records whose images keep failing
+        # must not take every place of every batch.
+        " ORDER BY done + failed = images, record_id LIMIT :limit",
         {"collection": collection, "status": status, "limit": limit},
     )
     return [r[0] for r in rows]

@@ -99,8 +99,11 @@ def catalog_number(pattern: regex.Pattern[str], stem: str) -> tuple[str | None, 
     try:
         match = pattern.search(stem, timeout=MATCH_TIMEOUT)
     except TimeoutError:
-        return None, (f"the pattern took over {MATCH_TIMEOUT}s on this name; simplify it "
-                      "(avoid nested repeats such as (a+)+)")
+        # Stop the whole import (nothing is written yet): on 100,000 names such a pattern
+        # would run for hours, one timeout at a time.
+        raise SettingsError(
+            f"the pattern {pattern.pattern!r} took over {MATCH_TIMEOUT}s on the name {stem!r}; "
+            "simplify it (avoid nested repeats such as (a+)+); nothing was imported") from None
     if match is None:
         return None, f"the name does not match the pattern {pattern.pattern!r}"
     group = "catalog" if "catalog" in pattern.groupindex else 1
@@ -266,7 +269,8 @@ def _link(lib: Library, entry: ImportedFile, stem: str, collection: str | None,
     where = f" in collection {collection!r}" if collection is not None else ""
     if not records:
         entry.status, entry.reason = "no_record", f"no record has catalog number " \
-            f"{entry.catalog_number}{where}"
+            f"{entry.catalog_number}{where} (taken from the name by the pattern; if that is " \
+            "not the catalog number, give another --pattern)"
         return None
     if len(records) > 1:
         collections = ", ".join(repr(r.collection) for r in records)
@@ -280,11 +284,13 @@ def _link(lib: Library, entry: ImportedFile, stem: str, collection: str | None,
         entry.status, entry.reason = "no_record", f"record {record.id} has no image to hold " \
             "the text"
         return None
-    index, why = pick_attachment(stem, [a.name for a in record.attachments])
+    # Only images and PDFs can hold OCR text: a record's other files do not make it ambiguous.
+    images = [a for a in record.attachments if a.state != "skipped"] or record.attachments
+    index, why = pick_attachment(stem, [a.name for a in images])
     if index is None:
         entry.status, entry.reason = "ambiguous", why
         return None
-    attachment = record.attachments[index]
+    attachment = images[index]
     if attachment.id in taken:
         entry.status, entry.reason = "ambiguous", (
             f"image a{attachment.id} already takes its text from {taken[attachment.id]}")
@@ -292,7 +298,7 @@ def _link(lib: Library, entry: ImportedFile, stem: str, collection: str | None,
     entry.attachment = attachment.id
     taken[attachment.id] = entry.name
     entry.status = "linked"
-    return index
+    return record.attachments.index(attachment)
 
 
 def run_import(

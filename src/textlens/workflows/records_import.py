@@ -94,8 +94,14 @@ def import_records(
     prepared: dict[str, list[dict[str, Any]]] = {}
     for number, specimen in specimens.items():
         for row, file in specimen.images:
-            if not file.is_file():
-                report.problems.append(Problem(row, number, str(file), "file not found"))
+            try:
+                found = file.is_file()
+            except OSError as e:  # e.g. a name too long for the file system
+                report.problems.append(Problem(row, number, str(file), f"not usable: {e}"))
+                continue
+            if not found:
+                why = "a folder, not a file" if file.is_dir() else "file not found"
+                report.problems.append(Problem(row, number, str(file), why))
                 continue
             try:
                 prepared.setdefault(number, []).append(prepare(file, link))
@@ -144,7 +150,12 @@ def _group(rows: Iterator[Row | Problem], folder: Path, report: ImportReport
         if row.status is not None:
             specimen.status = row.status
         for ref in row.images:
-            file = _local_file(ref, folder)
+            try:
+                file = _local_file(ref, folder)
+            except (ValueError, RuntimeError, OSError) as e:  # e.g. "~nouser/x", "//[x"
+                report.problems.append(Problem(row.row, row.catalog_number, ref,
+                                               f"not attached: not a usable path ({e})"))
+                continue
             if file is None:
                 report.problems.append(Problem(
                     row.row, row.catalog_number, ref,
