@@ -27,14 +27,20 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TEXTLENS_CACHE_DIR", str(tmp_path / "cache"))
 
 
-@pytest.fixture
-def library(tmp_path: Path) -> Iterator[Library]:
-    """A new library with test engines available and quick commits."""
-    lib = Library.init(tmp_path / "lib")
+def new_test_library(path: Path) -> Library:
+    """A new library at ``path`` with test engines available and quick commits."""
+    lib = Library.init(path)
     lib.set_setting("plugins", TEST_ENGINES)
     lib.set_setting("commit_interval", "0.2")
     lib.set_setting("workers", "2")
     lib.set_setting("retry_backoff", "0")
+    return lib
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Iterator[Library]:
+    """A new library with test engines available and quick commits."""
+    lib = new_test_library(tmp_path / "lib")
     yield lib
     lib.close()
 

@@ -36,7 +36,7 @@ from .settings import CONFIG_FILE, Settings, split_languages
 from .store import DB_FILE, collections, connect, transaction, wordboxes, work
 from .store import records as rec
 from .types import AttachmentInfo, RecordInfo, ScanReport, SearchResults
-from .workflows import ocr_import, records_import
+from .workflows import ocr_import, records_import, sync
 
 FILES_DIR = "files"
 SCAN_LOCK = "scan.lock"
@@ -318,6 +318,16 @@ class Library:
 
     # -- OCR ---------------------------------------------------------------------------------
 
+    def ocr_file(self, path: Path | str, *, engine: str | None = None,
+                 languages: str | None = None) -> dict[str, Any]:
+        """OCR a file now without adding it (the web API's `POST /api/ocr`): its pages with
+        text, words and boxes, read with this library's engine and languages. Nothing is
+        stored."""
+        from .pipeline.oneshot import ocr_file
+
+        return ocr_file(Path(path), self.settings, engine=engine, languages=languages)
+
+
     def refresh_links(self) -> int:
         """Re-hash linked files whose size or mtime changed; return how many changed."""
         changed = 0
@@ -555,6 +565,16 @@ class Library:
         return ocr_import.run_import(
             self, path, pattern=pattern or ocr_import.DEFAULT_PATTERN,
             source=source or ocr_import.DEFAULT_SOURCE, collection=collection, dry_run=dry_run)
+
+    def export_ocr(self, path: Path | str, since: float | None = None) -> dict[str, Any]:
+        """Write every complete OCR run (created at or after ``since``) as JSON Lines to
+        ``path`` (``-``: stdout); see workflows/sync.py."""
+        return sync.export_ocr(self, path, since)
+
+    def import_ocr_bundle(self, path: Path | str) -> dict[str, Any]:
+        """Load runs written by `export_ocr`: bytes held here are done without OCR, others are
+        kept until a file with them is added; see workflows/sync.py."""
+        return sync.import_bundle(self, path)
 
     # -- settings ------------------------------------------------------------------------------
 

@@ -528,6 +528,59 @@ def import_ocr(
                      f"{escape(report.source)!r}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind; any but loopback needs a token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    token: Annotated[str | None, typer.Option(envvar="TEXTLENS_TOKEN", help="Access token every request must send as `Authorization: Bearer TOKEN`.")] = None,
+) -> None:
+    """Serve the REST API (OpenAPI schema at /openapi.json)."""
+    from ..web.serve import check_binding, serve_app
+
+    check_binding(host, token)
+    with _open():  # fail now, with the usual message, when there is no library
+        pass
+    render.out.print(f"textlens serving {_library_path()} on http://{host}:{port}/api "
+                     f"(token {'required' if token else 'not required: loopback only'})")
+    serve_app(_library_path(), host, port, token)
+
+
+@app.command("export-ocr")
+def export_ocr(
+    file: Annotated[str, typer.Argument(help="The JSON Lines file to write; - for stdout.")],
+    since: Annotated[float | None, typer.Option(help="Only runs created at or after this Unix timestamp.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Write every OCR run (text, words, boxes, engine, languages) as JSON Lines, for sync."""
+    with _open() as lib:
+        report = lib.export_ocr(file, since=since)
+    if file == "-":
+        return  # stdout holds the bundle itself
+    if json_:
+        render.print_json(report)
+        return
+    render.out.print(f"{report['runs']} runs ({report['pages']} pages) written to "
+                     f"{escape(file)}")
+
+
+@app.command("import-ocr-bundle")
+def import_ocr_bundle(
+    file: Annotated[Path, typer.Argument(help="A JSON Lines file written by `textlens export-ocr`.")],
+    json_: JsonOpt = False,
+) -> None:
+    """Load OCR runs from another library: files with the same content need no OCR."""
+    with _open() as lib:
+        report = lib.import_ocr_bundle(file)
+    if json_:
+        render.print_json(report)
+        return
+    render.out.print(f"{report['runs']} runs: {report['applied']} applied, "
+                     f"{report['kept_for_later']} kept for files not here yet, "
+                     f"{report['skipped_identical']} already here")
+    for p in report["problems"]:
+        render.err.print(f"[yellow]line {p['line']}[/]: {escape(p['reason'])}")
+
+
 def run() -> None:
     """Console-script entry point."""
     run_guarded(app)

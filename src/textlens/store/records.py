@@ -31,11 +31,15 @@ def ensure_content(
 ) -> None:
     """Create the content row for a file's bytes, once per sha256."""
     state = "skipped" if skip_reason else "pending"
-    conn.execute(
+    cur = conn.execute(
         "INSERT OR IGNORE INTO contents (sha256, mime, size, state, reason, updated)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         (sha256, mime, size, state, skip_reason, time.time()),
     )
+    if cur.rowcount == 1 and not skip_reason:
+        from .sync import adopt_kept_run  # OCR results kept from a bundle: no OCR needed
+
+        adopt_kept_run(conn, sha256)
 
 
 def insert_attachment(

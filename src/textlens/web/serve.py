@@ -1,0 +1,35 @@
+"""Running the app: who may bind where, then uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from ..errors import SettingsError
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name might resolve anywhere
+
+
+def check_binding(host: str, token: str | None) -> None:
+    """Refuse to serve beyond this machine without an access token."""
+    if not token and not is_loopback(host):
+        raise SettingsError(
+            f"binding {host} makes the library reachable from other machines; give an access "
+            "token with --token TOKEN or TEXTLENS_TOKEN (clients then send "
+            "`Authorization: Bearer TOKEN`), or bind 127.0.0.1"
+        )
+
+
+def serve_app(library_path: Path, host: str, port: int, token: str | None) -> None:
+    import uvicorn
+
+    from .app import create_app
+
+    uvicorn.run(create_app(library_path, token), host=host, port=port, log_level="info")

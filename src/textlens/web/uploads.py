@@ -1,0 +1,36 @@
+"""Uploaded files, saved to a temporary folder under their own (sanitised) names, bounded."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastapi import HTTPException, UploadFile
+
+# Independent of settings on purpose: it guards the server before any library is opened.
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+_CHUNK = 1024 * 1024
+
+
+def safe_name(name: str | None, index: int) -> str:
+    """A file name with no folder part and nothing a file system could take as a path."""
+    base = re.sub(r"[\x00-\x1f/\\]", "_", Path(name or "").name).strip(" .")
+    return base or f"upload-{index}"
+
+
+async def save_uploads(files: list[UploadFile], folder: Path, limit: int) -> list[Path]:
+    """Write each upload into ``folder`` (names made unique); 413 once ``limit`` bytes pass."""
+    saved: list[Path] = []
+    total = 0
+    for i, upload in enumerate(files, start=1):
+        sub = folder / str(i)  # two uploads may share a name; each keeps it (it titles records)
+        sub.mkdir()
+        target = sub / safe_name(upload.filename, i)
+        with open(target, "wb") as out:
+            while chunk := await upload.read(_CHUNK):
+                total += len(chunk)
+                if total > limit:
+                    raise HTTPException(413, f"upload larger than {limit} bytes")
+                out.write(chunk)
+        saved.append(target)
+    return saved
