@@ -39,7 +39,7 @@ def engines_json(*args: str) -> dict[str, dict[str, Any]]:
 def test_builtin_engines_are_the_entry_points_pyproject_declares() -> None:
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     assert project["entry-points"]["textlens.engines"] == registry.BUILTIN_ENGINES
-    assert set(registry.BUILTIN_ENGINES) == {"tesseract", "rapidocr"}
+    assert set(registry.BUILTIN_ENGINES) == {"tesseract", "rapidocr", "remote"}
     assert project["optional-dependencies"]["rapidocr"] == ["rapidocr_onnxruntime>=1.3"]
 
 

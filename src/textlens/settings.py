@@ -99,6 +99,14 @@ SETTINGS: tuple[Setting, ...] = (
             "commits.", 0),
     Setting("plugins", str, "", "Extra engine plugin modules to load, comma-separated "
             "'module:Class' (installed packages use the 'textlens.engines' entry point instead)."),
+    Setting("remote_url", str, "", "For engine 'remote': the address of another textlens "
+            "server (started with `textlens serve`) that OCRs the pages, e.g. "
+            "'http://homeserver:8000'."),
+    Setting("remote_token", str, "", "For engine 'remote': the access token of that server "
+            "(its --token), sent as 'Authorization: Bearer'. Empty: none is sent."),
+    Setting("remote_timeout", float, 60.0, "For engine 'remote': seconds to wait for the server "
+            "to OCR one page (kept below page_timeout); after that the page stays queued and "
+            "is retried.", 0.1),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -15,6 +15,7 @@ ENTRY_POINT_GROUP = "textlens.engines"
 BUILTIN_ENGINES = {
     "tesseract": "textlens.engines.tesseract:TesseractEngine",
     "rapidocr": "textlens.engines.rapidocr:RapidOcrEngine",  # needs textlens[rapidocr]
+    "remote": "textlens.engines.remote:RemoteEngine",  # another textlens server's /api/ocr
 }
 
 
