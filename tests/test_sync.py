@@ -46,6 +46,14 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+@pytest.fixture
+def exported(library: Library, scanned: tuple[Path, str], tmp_path: Path) -> Path:
+    """Library A's OCR, exported to a bundle file."""
+    bundle = tmp_path / "ocr.jsonl"
+    library.export_ocr(bundle)
+    return bundle
+
+
 def test_export_writes_one_line_per_run_with_words_and_boxes(
     library: Library, scanned: tuple[Path, str], tmp_path: Path
 ) -> None:
@@ -64,11 +72,10 @@ def test_export_writes_one_line_per_run_with_words_and_boxes(
 
 
 def test_import_makes_same_content_done_without_ocr_and_searchable(
-    library: Library, other: Library, scanned: tuple[Path, str], tmp_path: Path
+    library: Library, other: Library, scanned: tuple[Path, str], exported: Path
 ) -> None:
     image, sha = scanned
-    bundle = tmp_path / "ocr.jsonl"
-    library.export_ocr(bundle)
+    bundle = exported
     record = other.add([image])
 
     report = other.import_ocr_bundle(bundle)
@@ -83,11 +90,10 @@ def test_import_makes_same_content_done_without_ocr_and_searchable(
 
 
 def test_import_before_the_file_is_added_keeps_the_run_for_later(
-    library: Library, other: Library, scanned: tuple[Path, str], tmp_path: Path
+    library: Library, other: Library, scanned: tuple[Path, str], exported: Path
 ) -> None:
     image, _ = scanned
-    bundle = tmp_path / "ocr.jsonl"
-    library.export_ocr(bundle)
+    bundle = exported
 
     report = other.import_ocr_bundle(bundle)
     assert (report["applied"], report["kept_for_later"]) == (0, 1)
@@ -100,11 +106,10 @@ def test_import_before_the_file_is_added_keeps_the_run_for_later(
 
 
 def test_reimport_skips_identical_runs(
-    library: Library, other: Library, scanned: tuple[Path, str], tmp_path: Path
+    library: Library, other: Library, scanned: tuple[Path, str], exported: Path
 ) -> None:
     image, sha = scanned
-    bundle = tmp_path / "ocr.jsonl"
-    library.export_ocr(bundle)
+    bundle = exported
     other.add([image])
     other.import_ocr_bundle(bundle)
 
@@ -114,7 +119,7 @@ def test_reimport_skips_identical_runs(
     assert other.conn.execute("SELECT COUNT(*) FROM ocr_runs WHERE sha256=?",
                               (sha,)).fetchone()[0] == 1
     # Exporting B gives back the same run, so a round trip is stable.
-    back = tmp_path / "back.jsonl"
+    back = exported.with_name("back.jsonl")
     other.export_ocr(back)
     assert _lines(back) == _lines(bundle)
 
