@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 TL := $(VENV)/bin/textlens
 DEMO := demo-library
 
-.PHONY: install test lint demo bench clean
+.PHONY: install browser test lint demo bench serve clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -14,8 +14,16 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-test: install
+# The browser tests drive Debian's chromium through Playwright (which cannot download one here).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: install browser
 	$(PY) -m pytest -q
+
+# The web app over the demo library (run `make demo` first): http://127.0.0.1:8000/
+serve: install
+	$(TL) -L $(DEMO)/library serve
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
@@ -41,6 +49,7 @@ bench: install
 	$(PY) benchmarks/bench_rescan.py
 	$(PY) benchmarks/bench_search.py
 	$(PY) benchmarks/bench_import.py
+	$(PY) benchmarks/bench_serve.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

@@ -17,7 +17,7 @@ from textlens.web import create_app
 
 @pytest.fixture
 def client(library: Library) -> Iterator[TestClient]:
-    with TestClient(create_app(library.path)) as c:
+    with TestClient(create_app(library.path, background=False), base_url="http://127.0.0.1") as c:
         yield c
 
 
@@ -120,7 +120,8 @@ def test_ocr_endpoint_refuses_a_file_that_is_not_an_image(client: TestClient) ->
 
 
 def test_upload_over_the_limit_is_refused(library: Library) -> None:
-    with TestClient(create_app(library.path, max_upload_bytes=1000)) as c:
+    with TestClient(create_app(library.path, max_upload_bytes=1000, background=False),
+                    base_url="http://127.0.0.1") as c:
         response = c.post("/api/records", files={"files": ("big.png", b"x" * 200_000)})
         assert response.status_code == 413
         assert "upload limit" in response.json()["error"]
@@ -128,7 +129,7 @@ def test_upload_over_the_limit_is_refused(library: Library) -> None:
 
 
 def test_token_is_required_on_every_request_and_accepted(library: Library) -> None:
-    with TestClient(create_app(library.path, token="s3cret")) as c:
+    with TestClient(create_app(library.path, token="s3cret", background=False)) as c:
         for path in ("/api/records", "/api/status", "/openapi.json"):
             refused = c.get(path)
             assert refused.status_code == 401

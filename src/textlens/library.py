@@ -8,7 +8,7 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,14 +28,15 @@ from .errors import (
     UnsupportedFileError,
 )
 from .pipeline import filetypes
-from .pipeline.scanner import ProgressCallback, Scanner
+from .pipeline.scanner import ProgressCallback, Scanner, limits_from
 from .search import SearchIndex
 from .search import search as run_search
 from .search.index import SEARCH_CATCH_UP_ROWS
+from .search.searcher import locate as locate_hits
 from .settings import CONFIG_FILE, Settings, split_languages
 from .store import DB_FILE, collections, connect, transaction, wordboxes, work
 from .store import records as rec
-from .types import AttachmentInfo, RecordInfo, ScanReport, SearchResults
+from .types import AttachmentInfo, PageHit, RecordInfo, ScanReport, SearchResults
 from .workflows import ocr_import, records_import, sync
 
 FILES_DIR = "files"
@@ -110,6 +111,47 @@ class Library:
         link: bool = False, source: str | None = None,
     ) -> RecordInfo:
         """One new record with these files attached (copied into the library, or linked)."""
+        files = self._check_files(paths, link)
+        # The store lock keeps `remove` from deleting a copy between its copy-in and commit.
+        with self._store_lock():
+            prepared = [self._prepare_file(f, link) for f in files]
+            with transaction(self.conn):
+                record_id = rec.insert_record(
+                    self.conn, title if title is not None else _title_for(files), body, source
+                )
+                self._insert_attachments(record_id, prepared)
+        return self.record(record_id)
+
+    def attach(self, record_id: int, paths: Iterable[Path | str], *,
+               link: bool = False) -> RecordInfo:
+        """Attach more files to an existing record."""
+        self.record(record_id)
+        files = self._check_files(paths, link)
+        with self._store_lock():
+            prepared = [self._prepare_file(f, link) for f in files]
+            with transaction(self.conn):
+                self._insert_attachments(record_id, prepared)
+                rec.enqueue_index(self.conn, "record", record_id)
+        return self.record(record_id)
+
+    def detach(self, attachment_id: int) -> None:
+        """Delete one attachment from its record (its OCR stays, keyed by content)."""
+        attachment = self.attachment(attachment_id)
+        with self._store_lock():
+            with transaction(self.conn):
+                rec.delete_attachment(self.conn, attachment_id)
+                rec.enqueue_index(self.conn, "record", attachment.record_id)
+            if not attachment.linked and not rec.copy_in_use(self.conn, attachment.path):
+                (self.path / attachment.path).unlink(missing_ok=True)
+        self.index.catch_up(self.conn)
+
+    def _insert_attachments(self, record_id: int, prepared: list[dict[str, Any]]) -> None:
+        for info in prepared:
+            rec.ensure_content(self.conn, info["sha256"], info["mime"], info["size"],
+                               info.pop("skip_reason"))
+            rec.insert_attachment(self.conn, record_id, **info)
+
+    def _check_files(self, paths: Iterable[Path | str], link: bool) -> list[Path]:
         files = [Path(p).expanduser() for p in paths]
         for file in files:
             if file.is_dir():
@@ -124,18 +166,7 @@ class Library:
                     f"cannot link {_printable(str(file))}: its name is not valid UTF-8; rename "
                     "it, or add it without --link (a copy keeps the name with � for bad bytes)"
                 )
-        # The store lock keeps `remove` from deleting a copy between its copy-in and commit.
-        with self._store_lock():
-            prepared = [self._prepare_file(f, link) for f in files]
-            with transaction(self.conn):
-                record_id = rec.insert_record(
-                    self.conn, title if title is not None else _title_for(files), body, source
-                )
-                for info in prepared:
-                    rec.ensure_content(self.conn, info["sha256"], info["mime"], info["size"],
-                                       info.pop("skip_reason"))
-                    rec.insert_attachment(self.conn, record_id, **info)
-        return self.record(record_id)
+        return files
 
     def add_each(
         self, folder: Path | str, *, link: bool = False,
@@ -311,6 +342,27 @@ class Library:
             data["attachments"].append({**a.to_dict(), "ocr": ocr_data})
         return data
 
+    def page_preview(self, attachment_id: int, page: int = 1, max_side: int = 1600) -> bytes:
+        """JPEG of one page of an attachment, no side over ``max_side``, in the frame of its
+        word boxes (a box's pixels scale by the preview's width over the page's width)."""
+        from .pipeline.previews import shared_renderer
+
+        attachment = self.attachment(attachment_id)
+        if attachment.mime is None:
+            raise UnsupportedFileError(f"{attachment.name} is not an image or PDF; no preview")
+        if page < 1 or (attachment.pages is not None and page > attachment.pages):
+            raise NotFoundError(f"{attachment.name} has no page {page}")
+        return shared_renderer().preview(
+            str(self.file_path(attachment)), attachment.sha256, attachment.mime, page,
+            limits_from(self.settings), max_side)
+
+    def locate(self, attachment_id: int, page: int, query: str, *,
+               fuzzy: bool = False) -> PageHit | None:
+        """Where ``query`` matches on one page of an attachment's current OCR: the words'
+        boxes and a snippet; None when that page has no OCR."""
+        run = work.current_run(self.conn, self.attachment(attachment_id).sha256)
+        return locate_hits(self.conn, run["id"], page, query, fuzzy=fuzzy) if run else None
+
     def page_words(self, attachment_id: int, page: int) -> list[Any]:
         attachment = self.attachment(attachment_id)
         run = work.current_run(self.conn, attachment.sha256)
@@ -359,8 +411,11 @@ class Library:
 
     def scan(
         self, *, limit: int | None = None, on_progress: ProgressCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> ScanReport:
-        """OCR pending pages in worker processes; one scan per library at a time."""
+        """OCR pending pages in worker processes; one scan per library at a time. When
+        ``should_stop()`` turns true the scan ends early (``report.stopped``), its unfinished
+        pages queued for the next one."""
         if not self.settings.ocr:
             raise TextlensError(
                 "OCR is turned off for this library (setting ocr = false); turn it on with "
@@ -368,7 +423,8 @@ class Library:
             )
         with self._scan_lock():
             self.refresh_links()
-            return self._run_scanner(limit=limit, on_progress=on_progress)
+            return self._run_scanner(limit=limit, on_progress=on_progress,
+                                     should_stop=should_stop)
 
     def ocr(
         self, target: str | int, *, engine: str | None = None, languages: str | None = None,
@@ -472,14 +528,15 @@ class Library:
             lock.release()
 
     def _run_scanner(self, *, limit: int | None = None, only: Iterable[str] | None = None,
-                     on_progress: ProgressCallback | None = None) -> ScanReport:
+                     on_progress: ProgressCallback | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> ScanReport:
         log = self.path / WORKER_LOG
         if log.exists() and log.stat().st_size > 10_000_000:
             os.replace(log, log.with_suffix(".log.1"))  # keep one old log, bounded
         scanner = Scanner(
             self.conn, self.settings, self.resolve,
             lambda: self.index.catch_up(self.conn), on_progress,
-            log_path=str(log),
+            log_path=str(log), should_stop=should_stop,
         )
         report = scanner.run(limit=limit, only=only)
         if only is None:  # a whole scan reports the library's skipped files; `ocr` has none
@@ -578,10 +635,25 @@ class Library:
 
     # -- settings ------------------------------------------------------------------------------
 
-    def set_setting(self, name: str, value: str) -> Any:
+    def set_setting(self, name: str, value: Any) -> Any:
         result = settings_mod.write_setting(self.path, name, value)
         self.settings = Settings.load(self.path)
         return result
+
+    def set_settings(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Write several settings into ``textlens.toml`` at once; all are checked first."""
+        result = settings_mod.write_settings(self.path, values)
+        self.settings = Settings.load(self.path)
+        return result
+
+    def settings_table(self) -> dict[str, dict[str, Any]]:
+        """Every setting: ``{"value", "source" (default, textlens.toml, TEXTLENS_*),
+        "default", "env", "help", "type", "choices"}``."""
+        return {s.name: {"value": self.settings.get(s.name), "source":
+                         self.settings.sources[s.name], "default": s.default,
+                         "env": s.env_var, "help": s.help, "type": s.type.__name__,
+                         "choices": list(s.choices)}
+                for s in settings_mod.SETTINGS}
 
 
 def _create_folder(path: Path) -> None:

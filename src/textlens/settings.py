@@ -161,6 +161,15 @@ def coerce(setting: Setting, value: Any) -> Any:
     return result
 
 
+def user_cache() -> Path:
+    """The cache shared by this user's libraries (language data, page previews):
+    ``TEXTLENS_CACHE_DIR``, else the platform's user cache folder."""
+    import platformdirs
+
+    base = os.environ.get("TEXTLENS_CACHE_DIR")
+    return Path(base).expanduser() if base else Path(platformdirs.user_cache_dir("textlens"))
+
+
 def split_languages(languages: str) -> list[str]:
     """``"eng+fra"`` -> ``["eng", "fra"]`` (empty parts dropped)."""
     return [lang.strip() for lang in languages.split("+") if lang.strip()]
@@ -254,17 +263,22 @@ def read_file(library_dir: Path) -> dict[str, Any]:
     return data
 
 
-def write_setting(library_dir: Path, name: str, raw_value: str) -> Any:
+def write_setting(library_dir: Path, name: str, raw_value: Any) -> Any:
     """Validate and write one setting into ``textlens.toml``, keeping comments; return it."""
-    setting = lookup(name)
-    value = coerce(setting, raw_value)
+    return write_settings(library_dir, {name: raw_value})[lookup(name).name]
+
+
+def write_settings(library_dir: Path, raw_values: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate every one of these settings, then write them all at once (or none)."""
+    values = {lookup(name).name: coerce(lookup(name), raw) for name, raw in raw_values.items()}
     path = library_dir / CONFIG_FILE
     doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
-    doc[setting.name] = value
+    for name, value in values.items():
+        doc[name] = value
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
     os.replace(tmp, path)
-    return value
+    return values
 
 
 def default_file_text() -> str:

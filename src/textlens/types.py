@@ -91,6 +91,7 @@ class ScanReport:
     # ``[{"name", "reason"}]``, like ``failures``; a later scan does them once it is there.
     attachments_waiting: int = 0
     waiting: list[dict[str, Any]] = field(default_factory=list)
+    stopped: bool = False  # ended early when asked to (a pause); the rest stays queued
 
     @property
     def pages_per_second(self) -> float:

@@ -12,6 +12,7 @@ from ..errors import ConflictError, LanguageDataError, NotFoundError, SettingsEr
 from ..library import Library, default_library_path, parse_id
 from ..settings import SETTINGS, Settings, lookup, split_languages
 from ..types import ScanReport
+from ..web.serve import DEFAULT_RATE_LIMIT, MAX_UPLOAD_BYTES
 from . import render
 from .errors import run_guarded
 
@@ -532,17 +533,23 @@ def import_ocr(
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind; any but loopback needs a token.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    token: Annotated[str | None, typer.Option(envvar="TEXTLENS_TOKEN", help="Access token every request must send as `Authorization: Bearer TOKEN`.")] = None,
+    token: Annotated[str | None, typer.Option(envvar="TEXTLENS_TOKEN", help="Access token: API clients send `Authorization: Bearer TOKEN`; browsers sign in with it once.")] = None,
+    rate_limit: Annotated[int, typer.Option(min=0, help="Requests per minute one client may make; 0: no limit.")] = DEFAULT_RATE_LIMIT,
+    max_upload_mb: Annotated[int, typer.Option(min=1, help="Largest upload, in MB.")] = MAX_UPLOAD_BYTES // (1024 * 1024),
 ) -> None:
-    """Serve the REST API (OpenAPI schema at /openapi.json)."""
+    """Serve the web app and REST API (OpenAPI schema at /openapi.json), OCRing new files in the
+    background while it runs."""
     from ..web.serve import check_binding, serve_app
 
     check_binding(host, token)
     with _open():  # fail now, with the usual message, when there is no library
         pass
-    render.out.print(f"textlens serving {_library_path()} on http://{host}:{port}/api "
-                     f"(token {'required' if token else 'not required: loopback only'})")
-    serve_app(_library_path(), host, port, token)
+    shown = f"[{host}]" if ":" in host else host
+    render.out.print(f"textlens serving {_library_path()} at http://{shown}:{port}/ "
+                     f"(API: /api, schema: /openapi.json; "
+                     f"{'token required' if token else 'no token: this machine only'})")
+    serve_app(_library_path(), host, port, token, rate_limit=rate_limit,
+              max_upload_mb=max_upload_mb)
 
 
 @app.command("export-ocr")

@@ -34,10 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from ..errors import LanguageDataError
-from ..settings import LANGUAGE_CODE, Settings
+from ..settings import LANGUAGE_CODE, Settings, user_cache
 from . import langfetch
 
 MODELS = ("best_int", "fast", "best")
@@ -55,9 +53,7 @@ FetchProgress = Callable[[str, int, int | None], None]  # (language, bytes so fa
 
 
 def cache_root() -> Path:
-    base = os.environ.get("TEXTLENS_CACHE_DIR")
-    return (Path(base).expanduser() if base else
-            Path(platformdirs.user_cache_dir("textlens"))) / "langdata"
+    return user_cache() / "langdata"
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,12 @@ class Scanner:
         catch_up_index: Callable[[], object],
         on_progress: ProgressCallback | None = None,
         log_path: str | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ):
         self.log_path = log_path
+        # Asked between pages: True ends the run early (a pause, or more urgent work); pages
+        # in flight go back to the queue, nothing done is lost.
+        self.should_stop = should_stop or (lambda: False)
         self.conn = conn
         # This run's own copy: it remembers language-data sources that did not answer, so
         # each (engine, languages) below does not wait for the same silent server again.
@@ -116,7 +120,7 @@ class Scanner:
         inflight: dict[Future, _Task] = {}
         last_commit = last_index = time.monotonic()
         try:
-            while pages or plans or inflight:
+            while (pages or plans or inflight) and not self.should_stop():
                 # Keep every worker busy with one queued behind it, no more: a pending page
                 # stays cheap to cancel and `running` in the database stays truthful.
                 while len(inflight) < workers * 2 and (pages or plans):
@@ -148,6 +152,7 @@ class Scanner:
                 if time.monotonic() - last_index >= INDEX_EVERY:
                     self.catch_up_index()
                     last_index = time.monotonic()
+            self.report.stopped = bool(pages or plans or inflight)
         finally:
             pool.stop()
             self._commit()

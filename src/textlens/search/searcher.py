@@ -168,3 +168,12 @@ def snippet(words: list[str], marks: list[bool], width: int = SNIPPET_CHARS,
              for w, hit in zip(words[start:stop], marks[start:stop], strict=True)]
     body = html.escape(" ".join(shown)).replace("\x01", "<b>").replace("\x02", "</b>")
     return ("… " if start > 0 else "") + body + (" …" if stop < len(words) else "")
+
+
+def locate(conn: sqlite3.Connection, run_id: int, page: int, text: str, *,
+           fuzzy: bool = False) -> PageHit | None:
+    """The words of one stored page that ``text`` matches, with their boxes and a snippet (the
+    attachment view marks them on the page image); None when the run has no such page."""
+    rows = work.pages_for_display(conn, [(run_id, page)])
+    row = rows.get((run_id, page))
+    return _page_hit(row, Matcher(parse(text, fuzzy=fuzzy))) if row is not None else None

@@ -107,6 +107,11 @@ def delete_record(conn: sqlite3.Connection, record_id: int) -> None:
         enqueue_index(conn, "attachment", attachment_id)
 
 
+def delete_attachment(conn: sqlite3.Connection, attachment_id: int) -> None:
+    conn.execute("DELETE FROM attachments WHERE id=?", (attachment_id,))
+    enqueue_index(conn, "attachment", attachment_id)
+
+
 def enqueue_index(conn: sqlite3.Connection, kind: str, ref: int) -> None:
     """Tell the search index that this record or attachment changed (same transaction)."""
     conn.execute("INSERT INTO index_outbox (kind, ref) VALUES (?, ?)", (kind, ref))

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi import Path as Path_
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import FileResponse
 
-from ..errors import ConflictError, UnsupportedFileError
+from ..errors import ConflictError, NotFoundError
 from ..library import Library
-from ..workflows.sync import bundle_lines
+from .ocr_service import OcrService
 from .uploads import save_uploads
 
 router = APIRouter(prefix="/api")
@@ -31,6 +32,13 @@ def open_library(request: Request) -> Iterator[Library]:
 Lib = Annotated[Library, Depends(open_library)]
 
 
+def ocr_service(request: Request) -> OcrService:
+    return request.app.state.ocr  # type: ignore[no-any-return]
+
+
+Service = Annotated[OcrService, Depends(ocr_service)]
+
+
 @router.get("/records", summary="List records, oldest first")
 def list_records(lib: Lib, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                  offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
@@ -45,7 +53,7 @@ def get_record(record_id: int, lib: Lib) -> dict[str, Any]:
 
 @router.post("/records", status_code=201, summary="Create a record from uploaded files")
 async def create_record(
-    request: Request, lib: Lib,
+    request: Request, lib: Lib, service: Service,
     files: Annotated[list[UploadFile], File(description="One or more images or PDFs.")],
     title: Annotated[str | None, Form()] = None,
     body: Annotated[str, Form()] = "",
@@ -64,6 +72,21 @@ async def create_record(
         except ConflictError:
             await run_in_threadpool(lib.remove, record.id)  # all or nothing
             raise
+    service.wake()  # OCR it within seconds
+    return record.to_dict()
+
+
+@router.post("/records/{record_id}/attachments", status_code=201,
+             summary="Attach more uploaded files to a record")
+async def add_attachments(
+    record_id: int, request: Request, lib: Lib, service: Service,
+    files: Annotated[list[UploadFile], File(description="One or more images or PDFs.")],
+) -> dict[str, Any]:
+    lib.record(record_id)  # 404 before reading the uploads
+    with tempfile.TemporaryDirectory(prefix="textlens-upload-") as tmp:
+        paths = await save_uploads(files, Path(tmp), request.app.state.max_upload_bytes)
+        record = await run_in_threadpool(lib.attach, record_id, paths)
+    service.wake()
     return record.to_dict()
 
 
@@ -77,6 +100,62 @@ def delete_record(record_id: int, lib: Lib) -> None:
 def get_attachment(attachment_id: int, lib: Lib) -> dict[str, Any]:
     attachment = lib.attachment(attachment_id)
     return {**attachment.to_dict(), "ocr": lib.ocr_text(attachment_id)}
+
+
+@router.delete("/attachments/{attachment_id}", status_code=204,
+               summary="Delete an attachment from its record")
+def delete_attachment(attachment_id: int, lib: Lib) -> None:
+    lib.detach(attachment_id)
+
+
+@router.get("/attachments/{attachment_id}/file", summary="The attachment's file itself",
+            response_class=FileResponse)
+def attachment_file(attachment_id: int, lib: Lib) -> Response:
+    attachment = lib.attachment(attachment_id)
+    path = lib.file_path(attachment)
+    if not path.is_file():
+        raise NotFoundError(f"the file of attachment {attachment_id} is gone from {path}")
+    # Always a download: an attachment is never rendered as a page of this site.
+    return FileResponse(path, media_type=attachment.mime or "application/octet-stream",
+                        filename=attachment.name, content_disposition_type="attachment")
+
+
+@router.get("/attachments/{attachment_id}/pages/{page}/image",
+            summary="A page drawn as JPEG (at most `size` pixels a side)",
+            response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+def page_image(attachment_id: int, lib: Lib, page: Annotated[int, Path_(ge=1, le=100_000)],
+               size: Annotated[int, Query(ge=32, le=4000)] = 1600) -> Response:
+    data = lib.page_preview(attachment_id, page, size)
+    return Response(data, media_type="image/jpeg",
+                    headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/attachments/{attachment_id}/pages/{page}/words",
+            summary="Every word of a page's OCR with its box, and the page's size")
+def page_words(attachment_id: int, lib: Lib,
+               page: Annotated[int, Path_(ge=1, le=100_000)]) -> dict[str, Any]:
+    size = _page_size(lib, attachment_id, page)
+    words = [{"text": w.text, "box": list(w.box), "confidence": w.confidence}
+             for w in lib.page_words(attachment_id, page)]
+    return {**size, "words": words}
+
+
+@router.get("/attachments/{attachment_id}/pages/{page}/hits",
+            summary="Where a query matches on a page: the boxes of the matching words")
+def page_hits(attachment_id: int, lib: Lib, page: Annotated[int, Path_(ge=1, le=100_000)],
+              q: Annotated[str, Query(min_length=1)], fuzzy: bool = False) -> dict[str, Any]:
+    size = _page_size(lib, attachment_id, page)
+    hit = lib.locate(attachment_id, page, q, fuzzy=fuzzy)
+    return {**size, "snippet": hit.snippet if hit else None,
+            "boxes": [list(b) for b in hit.boxes] if hit else []}
+
+
+def _page_size(lib: Library, attachment_id: int, page: int) -> dict[str, Any]:
+    pages = lib.ocr_text(attachment_id)["pages"]
+    found = next((p for p in pages if p["page"] == page), None)
+    if found is None:
+        raise NotFoundError(f"attachment {attachment_id} has no OCR for page {page} (yet)")
+    return {"page": page, "width": found["width"], "height": found["height"]}
 
 
 @router.get("/search", summary="Search records and their attachments' text (as `search --json`)")
@@ -94,28 +173,3 @@ def status(lib: Lib, failures: bool = False) -> dict[str, Any]:
 @router.get("/status/by-status", summary="OCR coverage per processing status")
 def status_by_status(lib: Lib, collection: str | None = None) -> list[dict[str, Any]]:
     return lib.status_by_processing_status(collection)
-
-
-@router.get("/ocr-results", summary="OCR runs as JSON Lines (as `export-ocr`), for sync",
-            response_class=PlainTextResponse)
-def ocr_results(lib: Lib, since: Annotated[float | None, Query(
-        description="Only runs created at or after this Unix time")] = None) -> Response:
-    # A client keeps the newest `created` it has seen and asks for what came after it.
-    body = "".join(line + "\n" for line, _ in bundle_lines(lib, since))
-    return PlainTextResponse(body, media_type="application/x-ndjson")
-
-
-@router.post("/ocr", summary="OCR an uploaded image or PDF now; nothing is stored")
-async def ocr(
-    request: Request, lib: Lib,
-    file: Annotated[UploadFile, File(description="An image or PDF.")],
-    languages: Annotated[str | None, Form(description="e.g. eng+deu")] = None,
-    engine: Annotated[str | None, Form()] = None,
-) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="textlens-ocr-") as tmp:
-        paths = await save_uploads([file], Path(tmp), request.app.state.max_upload_bytes)
-        if not paths:
-            raise UnsupportedFileError("no file uploaded; send one image or PDF as `file`")
-        # The engine runs in a worker process with the page time limit; this thread waits.
-        return await run_in_threadpool(lib.ocr_file, paths[0], engine=engine,
-                                       languages=languages)

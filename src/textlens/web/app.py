@@ -1,13 +1,15 @@
-"""``create_app``: the FastAPI application, its access token check and its error mapping."""
+"""``create_app``: the FastAPI application, its OCR service, its guard and its error mapping."""
 
 from __future__ import annotations
 
-import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
 
 from ..errors import (
     BusyError,
@@ -20,8 +22,11 @@ from ..errors import (
     TextlensError,
     UnsupportedFileError,
 )
-from . import api
-from .uploads import MAX_UPLOAD_BYTES
+from . import api, api_ocr, api_settings, pages, pages_admin
+from .ocr_service import OcrService
+from .security import Guard
+from .serve import DEFAULT_RATE_LIMIT, MAX_UPLOAD_BYTES
+from .views import error_response
 
 # The one place where errors become HTTP statuses; the most specific class listed wins
 # (LimitExceededError is a BadFileError; LanguageDataError an EngineError).
@@ -45,51 +50,64 @@ def status_for(error: TextlensError) -> int:
 
 
 def create_app(library_path: Path | str, token: str | None = None, *,
-               max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
-    """The web app over the library at ``library_path``. With ``token``, every request must
-    carry ``Authorization: Bearer <token>``."""
+               max_upload_bytes: int = MAX_UPLOAD_BYTES, rate_limit: int = DEFAULT_RATE_LIMIT,
+               background: bool = True) -> FastAPI:
+    """The web app (pages and REST API) over the library at ``library_path``.
+
+    With ``token``, every request must carry ``Authorization: Bearer <token>`` or the session
+    cookie of a browser that signed in with it. While the app runs, its OCR service scans in
+    the background (``background``; when the library's ``ocr`` setting is on) and runs the
+    jobs people start."""
+    library_path = Path(library_path)
+    service = OcrService(library_path, background=background)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.start()
+        try:
+            yield
+        finally:
+            service.stop()
+
     app = FastAPI(title="textlens", summary="Offline OCR indexing and search",
-                  version=_version())
-    app.state.library_path = Path(library_path)
+                  version=_version(), lifespan=lifespan)
+    app.state.library_path = library_path
     app.state.max_upload_bytes = max_upload_bytes
+    app.state.ocr = service
+    app.state.token = token
     app.include_router(api.router)
+    app.include_router(api_ocr.router)
+    app.include_router(api_settings.router)
+    app.include_router(pages.router)
+    app.include_router(pages_admin.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.exception_handler(TextlensError)
-    async def _textlens_error(request: Request, error: TextlensError) -> JSONResponse:
-        return JSONResponse({"error": str(error)}, status_code=status_for(error))
+    async def _textlens_error(request: Request, error: TextlensError) -> Response:
+        return error_response(request, status_for(error), str(error))
 
     @app.exception_handler(HTTPException)
-    async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(error.detail)}, status_code=error.status_code,
-                            headers=error.headers)
+    async def _http_error(request: Request, error: HTTPException) -> Response:
+        return error_response(request, error.status_code, str(error.detail),
+                                    error.headers)
 
-    app.add_middleware(_Guard, token=token, max_upload_bytes=max_upload_bytes)
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, error: RequestValidationError) -> Response:
+        return error_response(request, 422, _describe(error))
+
+    app.add_middleware(Guard, token=token, max_upload_bytes=max_upload_bytes,
+                       rate_limit=rate_limit)
     return app
 
 
-class _Guard(BaseHTTPMiddleware):
-    """Refuse a request without the token, or one that says it is larger than uploads may be,
-    before any of it is read."""
-
-    def __init__(self, app: object, token: str | None, max_upload_bytes: int) -> None:
-        super().__init__(app)  # type: ignore[arg-type]
-        self.expected = f"Bearer {token}".encode() if token else None
-        self.max_upload_bytes = max_upload_bytes
-
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if self.expected is not None:
-            given = request.headers.get("authorization", "").encode()
-            if not hmac.compare_digest(given, self.expected):
-                return JSONResponse(
-                    {"error": "missing or wrong access token; send Authorization: Bearer "
-                              "<token> (the token given to `textlens serve`)"},
-                    status_code=401, headers={"WWW-Authenticate": "Bearer"})
-        length = request.headers.get("content-length", "")
-        # Room for the multipart framing around the files themselves.
-        if length.isdigit() and int(length) > self.max_upload_bytes + 64 * 1024:
-            return JSONResponse({"error": f"request larger than the upload limit "
-                                          f"({self.max_upload_bytes} bytes)"}, status_code=413)
-        return await call_next(request)
+def _describe(error: RequestValidationError) -> str:
+    """FastAPI's validation errors as one sentence a person can act on."""
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item.get("loc", ()) if p not in ("body", "query"))
+        parts.append(f"{where}: {item.get('msg', 'invalid')}" if where else
+                     str(item.get("msg", "invalid")))
+    return "invalid request: " + "; ".join(parts)
 
 
 def _version() -> str:

@@ -7,6 +7,10 @@ from pathlib import Path
 
 from ..errors import SettingsError
 
+# Defaults of `textlens serve`, here so the CLI can show them without importing the web stack.
+DEFAULT_RATE_LIMIT = 1200  # requests per client per minute; a page with 50 thumbnails is 52
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+
 
 def is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -27,9 +31,12 @@ def check_binding(host: str, token: str | None) -> None:
         )
 
 
-def serve_app(library_path: Path, host: str, port: int, token: str | None) -> None:
+def serve_app(library_path: Path, host: str, port: int, token: str | None, *,
+              rate_limit: int, max_upload_mb: int) -> None:
     import uvicorn
 
     from .app import create_app
 
-    uvicorn.run(create_app(library_path, token), host=host, port=port, log_level="info")
+    app = create_app(library_path, token, rate_limit=rate_limit,
+                     max_upload_bytes=max_upload_mb * 1024 * 1024)
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -7,8 +7,6 @@ from pathlib import Path
 
 from fastapi import HTTPException, UploadFile
 
-# Independent of settings on purpose: it guards the server before any library is opened.
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 _CHUNK = 1024 * 1024
 
 

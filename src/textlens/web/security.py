@@ -1,0 +1,165 @@
+"""Who may use the server, and how much.
+
+- The access token: API clients send ``Authorization: Bearer <token>``; a browser signs in
+  once with the token at ``/login`` and then carries a session cookie.
+- Without a token the server only answers requests addressed to a loopback name, so a web page
+  that rebinds its own domain to 127.0.0.1 (DNS rebinding) cannot reach the library.
+- Writes (POST, PUT, PATCH, DELETE) that a browser marks as coming from another site are
+  refused, and every HTML form also carries a CSRF token matched against a cookie.
+- Requests per client per minute are bounded, and so are upload sizes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import math
+import secrets
+import time
+from urllib.parse import quote, urlsplit
+
+from fastapi import HTTPException, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from .serve import DEFAULT_RATE_LIMIT
+
+SESSION_COOKIE = "textlens_session"
+CSRF_COOKIE = "textlens_csrf"
+CSRF_FIELD = "csrf_token"
+OPEN_PATHS = ("/login", "/static/")  # reachable before signing in
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+LOGIN_RATE = RateLimitItemPerMinute(10)
+
+
+def session_value(token: str) -> str:
+    """The session cookie for a token: proof of knowing it, without being it."""
+    return hmac.new(token.encode(), b"textlens-session", hashlib.sha256).hexdigest()
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (a Host header's name, without the port) names this machine."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def csrf_token(request: Request) -> str:
+    """The CSRF token for this browser (from its cookie, or new; Guard sets the cookie)."""
+    return str(request.state.csrf)
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    """403 unless a form's CSRF field matches the browser's CSRF cookie."""
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not cookie or not submitted or not hmac.compare_digest(cookie.encode(),
+                                                              submitted.encode()):
+        raise HTTPException(403, "the form is out of date or came from another site; reload "
+                                 "the page and submit it again")
+
+
+class Guard(BaseHTTPMiddleware):
+    """Checks every request before any of it is read; see the module docstring."""
+
+    def __init__(self, app: object, *, token: str | None, max_upload_bytes: int,
+                 rate_limit: int = DEFAULT_RATE_LIMIT) -> None:
+        super().__init__(app)  # type: ignore[arg-type]
+        self.token = token
+        self.bearer = f"Bearer {token}".encode() if token else None
+        self.session = session_value(token).encode() if token else None
+        self.max_upload_bytes = max_upload_bytes
+        self.rate = RateLimitItemPerMinute(rate_limit) if rate_limit > 0 else None
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        path = request.url.path
+        refusal = (self._check_host(request) or self._check_rate(request, path)
+                   or self._check_access(request, path) or self._check_origin(request)
+                   or self._check_size(request))
+        if refusal is not None:
+            return refusal
+        fresh_csrf = request.cookies.get(CSRF_COOKIE) is None
+        request.state.csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+        response = await call_next(request)
+        if fresh_csrf and response.headers.get("content-type", "").startswith("text/html"):
+            response.set_cookie(CSRF_COOKIE, request.state.csrf, httponly=True,
+                                samesite="strict", secure=request.url.scheme == "https")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    def _check_host(self, request: Request) -> Response | None:
+        if self.token:
+            return None  # a rebinding page cannot know the token
+        host = urlsplit(f"//{request.headers.get('host', '')}").hostname or ""
+        if is_loopback_host(host):
+            return None
+        return _error(421, f"this server only answers requests to localhost or 127.0.0.1 (the "
+                           f"request was for {host!r}); to serve other machines, start it with "
+                           "an access token: `textlens serve --host 0.0.0.0 --token TOKEN`")
+
+    def _check_rate(self, request: Request, path: str) -> Response | None:
+        if self.rate is None or path.startswith("/static/"):
+            return None
+        client = request.client.host if request.client else "unknown"
+        rate, keys = self.rate, (client,)
+        if path == "/login" and request.method == "POST":
+            rate, keys = LOGIN_RATE, (client, "login")  # guessing the token must stay slow
+        if self.limiter.hit(rate, *keys):
+            return None
+        reset = self.limiter.get_window_stats(rate, *keys).reset_time
+        wait = max(1, math.ceil(reset - time.time()))
+        return _error(429, f"too many requests from {client} (over {rate.amount} a "
+                           f"minute); wait {wait} s", {"Retry-After": str(wait)})
+
+    def _check_access(self, request: Request, path: str) -> Response | None:
+        if self.bearer is None or path.startswith(OPEN_PATHS):
+            return None
+        given = request.headers.get("authorization", "").encode()
+        if hmac.compare_digest(given, self.bearer):
+            return None
+        cookie = request.cookies.get(SESSION_COOKIE, "").encode()
+        assert self.session is not None
+        if hmac.compare_digest(cookie, self.session):
+            return None
+        if request.method == "GET" and not path.startswith("/api/") and path != "/openapi.json":
+            target = path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        return _error(401, "missing or wrong access token; send Authorization: Bearer <token> "
+                           "(the token given to `textlens serve`), or sign in at /login",
+                      {"WWW-Authenticate": "Bearer"})
+
+    def _check_origin(self, request: Request) -> Response | None:
+        if request.method not in UNSAFE_METHODS:
+            return None
+        # Browsers say where a request comes from; scripts and other servers say nothing.
+        site = request.headers.get("sec-fetch-site")
+        origin = request.headers.get("origin")
+        # Host only, not scheme: behind a TLS proxy the browser says https, uvicorn sees http.
+        own = request.headers.get("host", "").lower()
+        if site in ("cross-site", "same-site") or (
+                origin is not None and urlsplit(origin).netloc.lower() != own):
+            return _error(403, "cross-site request refused: changes can only be made from "
+                               "textlens's own pages or by API clients")
+        return None
+
+    def _check_size(self, request: Request) -> Response | None:
+        length = request.headers.get("content-length", "")
+        # Room for the multipart framing around the files themselves.
+        if length.isdigit() and int(length) > self.max_upload_bytes + 64 * 1024:
+            return _error(413, f"request larger than the upload limit "
+                               f"({self.max_upload_bytes} bytes)")
+        return None
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
