@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,42 +11,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from tests.conftest import new_test_library
+from tests.webserver import free_port, textlens_server
 from textlens import Library
 from textlens.engines import registry
 from textlens.engines.remote import RemoteEngine, page_request_timeout
 from textlens.errors import EngineError
 from textlens.settings import Settings
-from textlens.web import create_app
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def textlens_server(library_path: Path, token: str | None = None) -> Iterator[str]:
-    """A real `textlens serve` (uvicorn in a thread) over the library at ``library_path``."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(library_path, token=token),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        assert thread.is_alive(), "the test server stopped"
-        time.sleep(0.02)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @contextmanager

@@ -429,6 +429,7 @@ class Library:
     def ocr(
         self, target: str | int, *, engine: str | None = None, languages: str | None = None,
         on_progress: ProgressCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> ScanReport:
         """OCR one record (all its attachments) or one attachment (``a<N>``) now, again if done.
 
@@ -451,7 +452,8 @@ class Library:
             with transaction(self.conn):
                 for sha in shas:
                     work.request_reocr(self.conn, sha, engine, languages)
-            return self._run_scanner(only=shas, on_progress=on_progress)
+            return self._run_scanner(only=shas, on_progress=on_progress,
+                                     should_stop=should_stop)
 
     def targets(self, target: str | int, *, ocrable: bool = False) -> list[AttachmentInfo]:
         """The attachments an id names: a record's (``12``) or one attachment (``a7``); with
@@ -474,6 +476,7 @@ class Library:
     def batch(
         self, status: str, *, limit: int = 100, collection: str | None = None,
         on_progress: ProgressCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> dict[str, Any]:
         """OCR the images of up to ``limit`` records in processing ``status`` (``none``: records
         without one) that do not have OCR for every image yet; failed images are tried again.
@@ -490,8 +493,8 @@ class Library:
                     if row["state"] == "failed":  # asked for now: a fresh set of attempts
                         work.request_reocr(self.conn, row["sha256"], None, None)
             shas = [row["sha256"] for row in todo]
-            report = self._run_scanner(only=shas, on_progress=on_progress) if shas else \
-                ScanReport()
+            report = self._run_scanner(only=shas, on_progress=on_progress,
+                                       should_stop=should_stop) if shas else ScanReport()
         wanted = set(shas)
         attachments = sum(1 for r in record_ids for a in self.record(r).attachments
                           if a.sha256 in wanted)

@@ -44,6 +44,18 @@ def plan(path: str, mime: str, limits: Limits) -> list[str]:
     return ["ocr"] * frames
 
 
+def page_count(path: str, mime: str, limits: Limits) -> int:
+    """How many pages a document has, without reading them."""
+    if mime == PDF:
+        pdf = _open_pdf(path)
+        try:
+            return len(pdf)
+        finally:
+            pdf.close()
+    with _open_image(path, limits) as im:
+        return getattr(im, "n_frames", 1) if mime in MULTI_PAGE_IMAGES else 1
+
+
 def load_image(path: str, mime: str, page: int, limits: Limits) -> Image.Image:
     """Page ``page`` (1-based) as an upright RGB or L image, ready for an engine."""
     if mime == PDF:

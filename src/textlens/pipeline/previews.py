@@ -20,11 +20,14 @@ from pathlib import Path
 from pebble import ProcessExpired, ProcessPool
 from PIL import Image
 
-from ..errors import BadFileError
+from ..errors import BadFileError, NotFoundError
 from ..settings import user_cache
-from .documents import Limits, load_image
+from .documents import Limits, load_image, page_count
 
 PREVIEW_DPI = 150  # PDF pages: plenty for a screen, a quarter of the pixels of the scan DPI
+# The sizes drawn: a request is served the next size up, so the cache holds at most these
+# per page whatever sizes are asked for.
+SIZES = (120, 240, 480, 800, 1200, 1600, 2400, 4000)
 RENDER_TIMEOUT = 60.0
 JPEG_QUALITY = 85
 
@@ -32,8 +35,13 @@ JPEG_QUALITY = 85
 def render_preview(path: str, mime: str, page: int, limits: Limits, max_side: int) -> bytes:
     """JPEG bytes of page ``page``, no side longer than ``max_side``, in the same frame as the
     page's word boxes (so boxes scale onto it)."""
-    image = load_image(path, mime, page, dataclasses.replace(limits, dpi=min(limits.dpi,
-                                                                            PREVIEW_DPI)))
+    limits = dataclasses.replace(limits, dpi=min(limits.dpi, PREVIEW_DPI))
+    if page > 1:  # before its first scan a file's page count is not known
+        count = page_count(path, mime, limits)
+        if page > count:
+            raise NotFoundError(f"the file has {count} page{'s' if count > 1 else ''}, "
+                                f"not {page}")
+    image = load_image(path, mime, page, limits)
     image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     image.convert("RGB" if image.mode not in ("L", "RGB") else image.mode).save(
@@ -51,7 +59,11 @@ class PreviewRenderer:
 
     def preview(self, path: str, sha256: str, mime: str, page: int, limits: Limits,
                 max_side: int) -> bytes:
-        cached = self.cache_dir / sha256[:2] / f"{sha256}-{page}-{max_side}.jpg"
+        max_side = next((size for size in SIZES if size >= max_side), SIZES[-1])
+        # Everything the drawing depends on is in the name (the bytes, by their hash).
+        dpi = min(limits.dpi, PREVIEW_DPI)
+        cached = self.cache_dir / sha256[:2] / \
+            f"{sha256}-{page}-{max_side}-{dpi}-{limits.max_image_pixels}.jpg"
         try:
             return cached.read_bytes()
         except OSError:

@@ -30,6 +30,8 @@ def open_library(request: Request) -> Iterator[Library]:
 
 
 Lib = Annotated[Library, Depends(open_library)]
+MAX_ID = 2**63 - 1  # SQLite's largest integer; a larger id names nothing
+Id = Annotated[int, Path_(ge=1, le=MAX_ID)]
 
 
 def ocr_service(request: Request) -> OcrService:
@@ -41,13 +43,13 @@ Service = Annotated[OcrService, Depends(ocr_service)]
 
 @router.get("/records", summary="List records, oldest first")
 def list_records(lib: Lib, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                 offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                 offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> dict[str, Any]:
     records = lib.records(limit=limit, offset=offset)
     return {"limit": limit, "offset": offset, "records": [r.to_dict() for r in records]}
 
 
 @router.get("/records/{record_id}", summary="One record with its attachments")
-def get_record(record_id: int, lib: Lib) -> dict[str, Any]:
+def get_record(record_id: Id, lib: Lib) -> dict[str, Any]:
     return lib.record(record_id).to_dict()
 
 
@@ -79,7 +81,7 @@ async def create_record(
 @router.post("/records/{record_id}/attachments", status_code=201,
              summary="Attach more uploaded files to a record")
 async def add_attachments(
-    record_id: int, request: Request, lib: Lib, service: Service,
+    record_id: Id, request: Request, lib: Lib, service: Service,
     files: Annotated[list[UploadFile], File(description="One or more images or PDFs.")],
 ) -> dict[str, Any]:
     lib.record(record_id)  # 404 before reading the uploads
@@ -91,26 +93,26 @@ async def add_attachments(
 
 
 @router.delete("/records/{record_id}", status_code=204, summary="Delete a record")
-def delete_record(record_id: int, lib: Lib) -> None:
+def delete_record(record_id: Id, lib: Lib) -> None:
     lib.remove(record_id)
 
 
 @router.get("/attachments/{attachment_id}",
             summary="One attachment, its OCR state and run, and the text of each page")
-def get_attachment(attachment_id: int, lib: Lib) -> dict[str, Any]:
+def get_attachment(attachment_id: Id, lib: Lib) -> dict[str, Any]:
     attachment = lib.attachment(attachment_id)
     return {**attachment.to_dict(), "ocr": lib.ocr_text(attachment_id)}
 
 
 @router.delete("/attachments/{attachment_id}", status_code=204,
                summary="Delete an attachment from its record")
-def delete_attachment(attachment_id: int, lib: Lib) -> None:
+def delete_attachment(attachment_id: Id, lib: Lib) -> None:
     lib.detach(attachment_id)
 
 
 @router.get("/attachments/{attachment_id}/file", summary="The attachment's file itself",
             response_class=FileResponse)
-def attachment_file(attachment_id: int, lib: Lib) -> Response:
+def attachment_file(attachment_id: Id, lib: Lib) -> Response:
     attachment = lib.attachment(attachment_id)
     path = lib.file_path(attachment)
     if not path.is_file():
@@ -121,9 +123,10 @@ def attachment_file(attachment_id: int, lib: Lib) -> Response:
 
 
 @router.get("/attachments/{attachment_id}/pages/{page}/image",
-            summary="A page drawn as JPEG (at most `size` pixels a side)",
+            summary="A page drawn as JPEG, at the first of 120, 240, 480, 800, 1200, 1600, "
+                    "2400 or 4000 pixels a side that is at least `size`",
             response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
-def page_image(attachment_id: int, lib: Lib, page: Annotated[int, Path_(ge=1, le=100_000)],
+def page_image(attachment_id: Id, lib: Lib, page: Annotated[int, Path_(ge=1, le=100_000)],
                size: Annotated[int, Query(ge=32, le=4000)] = 1600) -> Response:
     data = lib.page_preview(attachment_id, page, size)
     return Response(data, media_type="image/jpeg",
@@ -132,7 +135,7 @@ def page_image(attachment_id: int, lib: Lib, page: Annotated[int, Path_(ge=1, le
 
 @router.get("/attachments/{attachment_id}/pages/{page}/words",
             summary="Every word of a page's OCR with its box, and the page's size")
-def page_words(attachment_id: int, lib: Lib,
+def page_words(attachment_id: Id, lib: Lib,
                page: Annotated[int, Path_(ge=1, le=100_000)]) -> dict[str, Any]:
     size = _page_size(lib, attachment_id, page)
     words = [{"text": w.text, "box": list(w.box), "confidence": w.confidence}
@@ -142,7 +145,7 @@ def page_words(attachment_id: int, lib: Lib,
 
 @router.get("/attachments/{attachment_id}/pages/{page}/hits",
             summary="Where a query matches on a page: the boxes of the matching words")
-def page_hits(attachment_id: int, lib: Lib, page: Annotated[int, Path_(ge=1, le=100_000)],
+def page_hits(attachment_id: Id, lib: Lib, page: Annotated[int, Path_(ge=1, le=100_000)],
               q: Annotated[str, Query(min_length=1)], fuzzy: bool = False) -> dict[str, Any]:
     size = _page_size(lib, attachment_id, page)
     hit = lib.locate(attachment_id, page, q, fuzzy=fuzzy)

@@ -14,21 +14,16 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
 from ..engines import registry
-from ..errors import NotFoundError, UnsupportedFileError
+from ..errors import EngineError, NotFoundError, SettingsError
 from ..library import Library
 from ..settings import check_languages
 from ..workflows.sync import bundle_lines
-from .api import Lib, Service
+from .api import Id, Lib, Service
 from .api_settings import accepted
 from .ocr_service import Job, OcrService
 from .uploads import save_uploads
 
 router = APIRouter(prefix="/api")
-
-# OCR requests from other machines wait their turn beyond this many at once: each one is a
-# worker process, and the server's own background OCR needs the cores too.
-OCR_SLOT_WAIT = 60.0
-
 
 class BatchRequest(BaseModel):
     status: str = Field(description="Processing status; `none` for records without one.",
@@ -49,15 +44,19 @@ async def ocr(
     languages: Annotated[str | None, Form(description="e.g. eng+deu")] = None,
     engine: Annotated[str | None, Form()] = None,
 ) -> dict[str, Any]:
+    if engine:
+        check_engine(lib, engine)
+    if languages:
+        check_languages(languages)
     slots = _ocr_slots(request, lib)
-    if not await run_in_threadpool(slots.acquire, True, OCR_SLOT_WAIT):
-        raise HTTPException(429, "the server is busy with other OCR requests; try again",
-                            headers={"Retry-After": "10"})
+    # Busy: say so at once (a remote engine retries a 429 later) rather than hold a thread.
+    if not slots.acquire(blocking=False):
+        raise HTTPException(429, f"the server is OCRing {lib.settings.worker_count} files "
+                                 "for other requests; try again in a few seconds",
+                            headers={"Retry-After": "5"})
     try:
         with tempfile.TemporaryDirectory(prefix="textlens-ocr-") as tmp:
             paths = await save_uploads([file], Path(tmp), request.app.state.max_upload_bytes)
-            if not paths:
-                raise UnsupportedFileError("no file uploaded; send one image or PDF as `file`")
             # The engine runs in a worker process with the page time limit; this thread waits.
             return await run_in_threadpool(lib.ocr_file, paths[0], engine=engine,
                                            languages=languages)
@@ -68,8 +67,18 @@ async def ocr(
 _slots_lock = threading.Lock()
 
 
+def check_engine(lib: Library, name: str) -> None:
+    """A 400 for an engine name this server does not know (not the 503 of an engine that
+    fails: the request is what is wrong)."""
+    try:
+        registry.engine_class(name, lib.settings.plugins)
+    except EngineError as e:
+        raise SettingsError(str(e)) from e
+
+
 def _ocr_slots(request: Request, lib: Library) -> threading.BoundedSemaphore:
-    """As many OCR requests at once as the library has workers (set when the first comes)."""
+    """As many OCR requests at once as the library has workers (set when the first comes):
+    each is a worker process, and the server's own background OCR needs the cores too."""
     state = request.app.state
     with _slots_lock:
         if getattr(state, "ocr_slots", None) is None:
@@ -80,16 +89,19 @@ def _ocr_slots(request: Request, lib: Library) -> threading.BoundedSemaphore:
 @router.post("/records/{record_id}/ocr", status_code=202, response_model=None,
              summary="OCR a record's attachments again (a job), with another engine or "
                      "languages if given")
-def ocr_record(record_id: int, lib: Lib, service: Service,
+def ocr_record(record_id: Id, lib: Lib, service: Service,
                body: OcrAgainRequest | None = None) -> JSONResponse:
-    return _ocr_again(lib, service, str(record_id), body or OcrAgainRequest())
+    body = body or OcrAgainRequest()
+    return accepted(start_ocr_again(lib, service, str(record_id), body.engine, body.languages))
 
 
 @router.post("/attachments/{attachment_id}/ocr", status_code=202, response_model=None,
              summary="OCR one attachment again (a job)")
-def ocr_attachment(attachment_id: int, lib: Lib, service: Service,
+def ocr_attachment(attachment_id: Id, lib: Lib, service: Service,
                    body: OcrAgainRequest | None = None) -> JSONResponse:
-    return _ocr_again(lib, service, f"a{attachment_id}", body or OcrAgainRequest())
+    body = body or OcrAgainRequest()
+    return accepted(start_ocr_again(lib, service, f"a{attachment_id}", body.engine,
+                                    body.languages))
 
 
 def start_ocr_again(lib: Library, service: OcrService, target: str, engine: str | None,
@@ -98,20 +110,15 @@ def start_ocr_again(lib: Library, service: OcrService, target: str, engine: str 
     engine, languages = (engine or "").strip() or None, (languages or "").strip() or None
     if languages:
         check_languages(languages)
-    if engine:
-        registry.engine_class(engine, lib.settings.plugins)
     lib.targets(target, ocrable=True)
+    if engine:
+        check_engine(lib, engine)
     label = f"OCR {'attachment ' + target[1:] if target.startswith('a') else 'record ' + target}"
     if engine or languages:
         label += f" with {' '.join(x for x in (engine, languages) if x)}"
-    return service.submit("ocr", label, lambda job_lib, progress: job_lib.ocr(
-        target, engine=engine, languages=languages, on_progress=progress).to_dict())
-
-
-def _ocr_again(lib: Library, service: OcrService, target: str,
-               body: OcrAgainRequest) -> JSONResponse:
-    job = start_ocr_again(lib, service, target, body.engine, body.languages)
-    return accepted(job)
+    return service.submit("ocr", label, lambda job_lib, control: job_lib.ocr(
+        target, engine=engine, languages=languages, on_progress=control.progress,
+        should_stop=control.should_stop).to_dict())
 
 
 @router.post("/batch", status_code=202, response_model=None,
@@ -124,8 +131,9 @@ def start_batch(service: OcrService, status: str, limit: int, collection: str | 
     collection = (collection or "").strip() or None
     label = f"batch: {limit} records in status {status!r}" + (
         f" of {collection}" if collection else "")
-    return service.submit("batch", label, lambda lib, progress: lib.batch(
-        status, limit=limit, collection=collection, on_progress=progress))
+    return service.submit("batch", label, lambda lib, control: lib.batch(
+        status, limit=limit, collection=collection, on_progress=control.progress,
+        should_stop=control.should_stop))
 
 
 @router.get("/jobs", summary="Jobs started on this server, newest first")
@@ -134,7 +142,7 @@ def jobs(service: Service) -> list[dict[str, Any]]:
 
 
 @router.get("/jobs/{job_id}", summary="One job: state, progress, and its result or error")
-def job(job_id: int, service: Service) -> dict[str, Any]:
+def job(job_id: Id, service: Service) -> dict[str, Any]:
     found = service.job(job_id)
     if found is None:
         raise NotFoundError(f"no job {job_id} (jobs are kept until the server restarts)")
@@ -179,8 +187,6 @@ async def import_ocr_upload(request: Request, lib: Library, file: UploadFile,
                             dry_run: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="textlens-import-") as tmp:
         paths = await save_uploads([file], Path(tmp), request.app.state.max_upload_bytes)
-        if not paths:
-            raise UnsupportedFileError("no file uploaded; send a zip of .txt files as `file`")
         report = await run_in_threadpool(
             lib.import_ocr, paths[0], pattern=pattern or None, source=source or None,
             collection=(collection or "").strip() or None, dry_run=dry_run)

@@ -74,16 +74,16 @@ def fetch(body: FetchRequest, service: Service) -> JSONResponse:
     languages = split_languages(body.languages)
     return accepted(service.submit(
         "langdata", f"get language data: {'+'.join(languages)}",
-        lambda lib, progress: {"languages": lib.fetch_languages(
-            languages, on_progress=lambda _lang, got, size: progress(got, size or 0))}))
+        lambda lib, control: {"languages": lib.fetch_languages(
+            languages, on_progress=lambda _lang, got, size: control.progress(got, size or 0))}))
 
 
 def start_clear_cache(service: OcrService, refetch: bool) -> Job:
     label = "clear language data cache" + (" and download again" if refetch else "")
     return service.submit("langdata", label,
-                          lambda lib, progress: lib.clear_language_cache(
-                              refetch=refetch,
-                              on_progress=lambda _lang, got, size: progress(got, size or 0)))
+                          lambda lib, control: lib.clear_language_cache(
+                              refetch=refetch, on_progress=lambda _lang, got, size:
+                              control.progress(got, size or 0)))
 
 
 def accepted(job: Job) -> JSONResponse:

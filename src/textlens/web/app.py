@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from ..errors import (
     BusyError,
@@ -24,7 +26,7 @@ from ..errors import (
 )
 from . import api, api_ocr, api_settings, pages, pages_admin
 from .ocr_service import OcrService
-from .security import Guard
+from .security import BodyLimit, Guard
 from .serve import DEFAULT_RATE_LIMIT, MAX_UPLOAD_BYTES
 from .views import error_response
 
@@ -69,12 +71,14 @@ def create_app(library_path: Path | str, token: str | None = None, *,
         finally:
             service.stop()
 
-    app = FastAPI(title="textlens", summary="Offline OCR indexing and search",
-                  version=_version(), lifespan=lifespan)
+    # Swagger UI's files served by the app itself (fastapi-offline): /docs works offline.
+    app = FastAPIOffline(title="textlens", summary="Offline OCR indexing and search",
+                         version=_version(), lifespan=lifespan, redoc_url=None)
     app.state.library_path = library_path
     app.state.max_upload_bytes = max_upload_bytes
     app.state.ocr = service
     app.state.token = token
+    app.state.session = secrets.token_urlsafe(32)  # a signed-in browser's cookie
     app.include_router(api.router)
     app.include_router(api_ocr.router)
     app.include_router(api_settings.router)
@@ -95,8 +99,10 @@ def create_app(library_path: Path | str, token: str | None = None, *,
     async def _invalid(request: Request, error: RequestValidationError) -> Response:
         return error_response(request, 422, _describe(error))
 
-    app.add_middleware(Guard, token=token, max_upload_bytes=max_upload_bytes,
-                       rate_limit=rate_limit)
+    # Room for the multipart framing around the files themselves.
+    app.add_middleware(BodyLimit, limit=max_upload_bytes + 64 * 1024)
+    app.add_middleware(Guard, token=token, session=app.state.session,
+                       max_upload_bytes=max_upload_bytes, rate_limit=rate_limit)
     return app
 
 

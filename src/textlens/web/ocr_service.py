@@ -27,7 +27,18 @@ log = logging.getLogger("textlens.web")
 RESCAN_EVERY = 30.0  # also pick up retries that came due and work added by other processes
 KEEP_JOBS = 100  # finished jobs remembered for their pages and API clients
 
-JobFunction = Callable[[Library, Callable[[int, int], None]], dict[str, Any]]
+
+
+@dataclass
+class JobControl:
+    """What a running job is handed: where to report progress, and whether to stop (the
+    server is shutting down; OCR work stops at the next page and stays queued)."""
+
+    progress: Callable[[int, int], None]
+    should_stop: Callable[[], bool]
+
+
+JobFunction = Callable[[Library, JobControl], dict[str, Any]]
 
 
 @dataclass
@@ -176,10 +187,11 @@ class OcrService:
         def progress(done: int, total: int) -> None:
             job.done, job.total = done, total
 
+        control = JobControl(progress, self._stopping.is_set)
         job.state, job.started = "running", time.time()
         try:
             with Library.open(self.library_path) as lib:
-                job.result = job.function(lib, progress)
+                job.result = job.function(lib, control)
             job.state = "done"
         except TextlensError as e:
             job.state, job.error = "failed", str(e)
@@ -199,7 +211,8 @@ class OcrService:
                 if not lib.settings.ocr:
                     self._set_scan(state="off")
                     return
-                if not lib.has_work():
+                # Linked files changed on disk count as work too (as for `textlens watch`).
+                if not (lib.has_work() or lib.refresh_links()):
                     self._set_scan(state="idle", error=None)
                     return
                 self._set_scan(state="scanning", done=0, total=0, started=time.time(),

@@ -9,27 +9,28 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from ..engines import registry
 from ..errors import NotFoundError, QuerySyntaxError
-from .api import Lib, Service
+from .api import MAX_ID, Id, Lib, Service
 from .api_ocr import start_ocr_again
-from .security import SESSION_COOKIE, check_csrf, session_value
+from .security import SESSION_COOKIE, CsrfField, check_csrf
 from .uploads import save_uploads
 from .views import back_to, job_view, render
 
 router = APIRouter(include_in_schema=False)
 
-Csrf = Annotated[str | None, Form(alias="csrf_token")]
 RECORDS_PER_PAGE = 50
+PAGES_SHOWN = 20  # page texts per attachment on a record page; the rest page by page
 
 
 @router.get("/")
 def search_page(request: Request, lib: Lib, q: str = "", fuzzy: bool = False,
-                offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+                offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> Response:
     results, error = None, None
     if q.strip():
         try:
@@ -42,14 +43,11 @@ def search_page(request: Request, lib: Lib, q: str = "", fuzzy: bool = False,
 
 
 @router.post("/records")
-async def add_record(request: Request, lib: Lib, service: Service, csrf: Csrf = None,
-                     files: Annotated[list[UploadFile] | None, File()] = None,
+async def add_record(request: Request, lib: Lib, service: Service, csrf: CsrfField = None,
                      title: Annotated[str, Form()] = "", body: Annotated[str, Form()] = ""
                      ) -> Response:
     check_csrf(request, csrf)
-    uploads = [f for f in files or [] if f.filename]
-    if not uploads:
-        raise NotFoundError("choose at least one image or PDF to add")
+    uploads = await chosen_files(request, "add")
     with tempfile.TemporaryDirectory(prefix="textlens-upload-") as tmp:
         paths = await save_uploads(uploads, Path(tmp), request.app.state.max_upload_bytes)
         record = await run_in_threadpool(lib.add, paths, title=title.strip() or None,
@@ -58,17 +56,28 @@ async def add_record(request: Request, lib: Lib, service: Service, csrf: Csrf = 
     return RedirectResponse(f"/records/{record.id}", status_code=303)
 
 
+async def chosen_files(request: Request, verb: str) -> list[StarletteUpload]:
+    """The files of a form's `files` field (a browser sends an empty part when none is
+    chosen, which is no file), or a 400 saying what to do."""
+    form = await request.form()
+    uploads = [f for f in form.getlist("files") if isinstance(f, StarletteUpload) and f.filename]
+    if not uploads:
+        raise HTTPException(400, f"choose at least one image or PDF to {verb}")
+    return uploads
+
+
 @router.get("/records/{record_id}")
-def record_page(request: Request, record_id: int, lib: Lib, job: int | None = None) -> Response:
+def record_page(request: Request, record_id: Id, lib: Lib, job: int | None = None) -> Response:
     shown = lib.show(record_id, text=True)
     engines = [e for e in registry.describe(lib.settings.plugins) if e["available"]]
     return render(request, lib, "record.html", record=shown["record"],
                   attachments=shown["attachments"], engines=engines,
-                  settings=lib.settings, job=job_view(request, job))
+                  settings=lib.settings, job=job_view(request, job, "ocr"),
+                  max_pages=PAGES_SHOWN)
 
 
 @router.post("/records/{record_id}/ocr")
-def ocr_again(request: Request, record_id: int, lib: Lib, service: Service, csrf: Csrf = None,
+def ocr_again(request: Request, record_id: Id, lib: Lib, service: Service, csrf: CsrfField = None,
               engine: Annotated[str, Form()] = "", languages: Annotated[str, Form()] = "",
               attachment: Annotated[int | None, Form()] = None) -> Response:
     check_csrf(request, csrf)
@@ -83,14 +92,11 @@ def ocr_again(request: Request, record_id: int, lib: Lib, service: Service, csrf
 
 
 @router.post("/records/{record_id}/attachments")
-async def attach(request: Request, record_id: int, lib: Lib, service: Service,
-                 csrf: Csrf = None,
-                 files: Annotated[list[UploadFile] | None, File()] = None) -> Response:
+async def attach(request: Request, record_id: Id, lib: Lib, service: Service,
+                 csrf: CsrfField = None) -> Response:
     check_csrf(request, csrf)
     lib.record(record_id)
-    uploads = [f for f in files or [] if f.filename]
-    if not uploads:
-        raise NotFoundError("choose at least one image or PDF to attach")
+    uploads = await chosen_files(request, "attach")
     with tempfile.TemporaryDirectory(prefix="textlens-upload-") as tmp:
         paths = await save_uploads(uploads, Path(tmp), request.app.state.max_upload_bytes)
         await run_in_threadpool(lib.attach, record_id, paths)
@@ -99,14 +105,14 @@ async def attach(request: Request, record_id: int, lib: Lib, service: Service,
 
 
 @router.post("/records/{record_id}/delete")
-def delete_record(request: Request, record_id: int, lib: Lib, csrf: Csrf = None) -> Response:
+def delete_record(request: Request, record_id: Id, lib: Lib, csrf: CsrfField = None) -> Response:
     check_csrf(request, csrf)
     lib.remove(record_id)
     return RedirectResponse("/", status_code=303)
 
 
 @router.get("/attachments/{attachment_id}")
-def attachment_page(request: Request, attachment_id: int, lib: Lib,
+def attachment_page(request: Request, attachment_id: Id, lib: Lib,
                     page: Annotated[int, Query(ge=1)] = 1, q: str = "",
                     fuzzy: bool = False) -> Response:
     attachment = lib.attachment(attachment_id)
@@ -137,7 +143,7 @@ def _percent(box: Any, page: dict[str, Any]) -> dict[str, float]:
 
 
 @router.post("/scanner/{action}")
-def scanner_control(request: Request, action: str, service: Service, csrf: Csrf = None,
+def scanner_control(request: Request, action: str, service: Service, csrf: CsrfField = None,
                     next_: Annotated[str, Form(alias="next")] = "/") -> Response:
     check_csrf(request, csrf)
     if action == "pause":
@@ -158,7 +164,7 @@ def login_page(request: Request, next_: Annotated[str, Query(alias="next")] = "/
 
 
 @router.post("/login")
-def login(request: Request, csrf: Csrf = None, token: Annotated[str, Form()] = "",
+def login(request: Request, csrf: CsrfField = None, token: Annotated[str, Form()] = "",
           next_: Annotated[str, Form(alias="next")] = "/") -> Response:
     check_csrf(request, csrf)
     expected = request.app.state.token
@@ -167,6 +173,15 @@ def login(request: Request, csrf: Csrf = None, token: Annotated[str, Form()] = "
     if not hmac.compare_digest(token.encode(), expected.encode()):
         return RedirectResponse(f"/login?failed=true&next={quote(next_)}", status_code=303)
     response = back_to(next_)
-    response.set_cookie(SESSION_COOKIE, session_value(expected), httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https", max_age=30 * 24 * 3600)
+    # A session cookie (no max-age): it ends with the browser session or the server's run.
+    response.set_cookie(SESSION_COOKIE, request.app.state.session, httponly=True,
+                        samesite="lax", secure=request.url.scheme == "https")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: CsrfField = None) -> Response:
+    check_csrf(request, csrf)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
     return response

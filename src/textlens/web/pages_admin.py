@@ -10,16 +10,16 @@ from fastapi.responses import RedirectResponse, Response
 
 from ..engines import registry
 from ..errors import TextlensError
-from ..settings import SETTINGS_BY_NAME
+from ..settings import SETTINGS_BY_NAME, coerce
+from ..workflows.ocr_import import DEFAULT_PATTERN, DEFAULT_SOURCE
 from .api import Lib, Service
 from .api_ocr import import_ocr_upload, start_batch
 from .api_settings import SECRET_SETTINGS, settings_view, start_clear_cache
-from .security import check_csrf
+from .security import CsrfField, check_csrf
 from .views import job_view, render
 
 router = APIRouter(include_in_schema=False)
 
-Csrf = Annotated[str | None, Form(alias="csrf_token")]
 # The settings the settings page edits; the rest stay in `textlens config`.
 PAGE_SETTINGS = ("ocr", "engine", "languages", "model", "langdata", "workers", "remote_url",
                  "remote_token")
@@ -27,7 +27,7 @@ PAGE_SETTINGS = ("ocr", "engine", "languages", "model", "langdata", "workers", "
 
 @router.get("/toolbox")
 def toolbox(request: Request, lib: Lib, collection: str = "", job: int | None = None) -> Response:
-    return _toolbox(request, lib, collection, job_view(request, job))
+    return _toolbox(request, lib, collection, job_view(request, job, "batch"))
 
 
 def _toolbox(request: Request, lib: Lib, collection: str, job: dict[str, Any] | None,
@@ -36,11 +36,12 @@ def _toolbox(request: Request, lib: Lib, collection: str, job: dict[str, Any] | 
     counts = lib.status_by_processing_status(collection.strip() or None)
     return render(request, lib, "toolbox.html", counts=counts, collection=collection,
                   job=job, report=report, import_error=import_error, form=form or {},
+                  default_pattern=DEFAULT_PATTERN, default_source=DEFAULT_SOURCE,
                   status_code=status_code)
 
 
 @router.post("/toolbox/batch")
-def batch(request: Request, service: Service, csrf: Csrf = None,
+def batch(request: Request, service: Service, csrf: CsrfField = None,
           status: Annotated[str, Form()] = "", limit: Annotated[int, Form()] = 100,
           collection: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, csrf)
@@ -55,7 +56,7 @@ def batch(request: Request, service: Service, csrf: Csrf = None,
 
 
 @router.post("/toolbox/import-ocr")
-async def import_ocr(request: Request, lib: Lib, csrf: Csrf = None,
+async def import_ocr(request: Request, lib: Lib, csrf: CsrfField = None,
                      file: Annotated[UploadFile | None, File()] = None,
                      pattern: Annotated[str, Form()] = "", source: Annotated[str, Form()] = "",
                      collection: Annotated[str, Form()] = "",
@@ -79,13 +80,17 @@ async def import_ocr(request: Request, lib: Lib, csrf: Csrf = None,
 @router.get("/settings")
 def settings_page(request: Request, lib: Lib, job: int | None = None,
                   saved: bool = False) -> Response:
-    return _settings(request, lib, job_view(request, job), saved=saved)
+    return _settings(request, lib, job_view(request, job, "langdata"), saved=saved)
 
 
 def _settings(request: Request, lib: Lib, job: dict[str, Any] | None, *, saved: bool = False,
-              error: str | None = None, status_code: int = 200) -> Response:
+              error: str | None = None, typed: dict[str, Any] | None = None,
+              status_code: int = 200) -> Response:
     view = settings_view(lib)
     fields = {name: {**view["settings"][name], "name": name} for name in PAGE_SETTINGS}
+    for name, value in (typed or {}).items():  # after an error, the form keeps what was typed
+        if name not in SECRET_SETTINGS:
+            fields[name]["value"] = value
     return render(request, lib, "settings.html", fields=fields, overridden=view["overridden"],
                   langs=lib.language_data(), engines=registry.describe(lib.settings.plugins),
                   job=job, saved=saved, error=error, library=view["library"],
@@ -108,15 +113,18 @@ async def save_settings(request: Request, lib: Lib, service: Service) -> Respons
             continue
         values[name] = value
     try:
-        lib.set_settings(values)
+        # Only what was changed: a default left alone stays a default (not pinned in the file).
+        changed = {name: value for name, value in values.items()
+                   if coerce(SETTINGS_BY_NAME[name], value) != lib.settings.get(name)}
+        lib.set_settings(changed)
     except TextlensError as e:
-        return _settings(request, lib, None, error=str(e), status_code=400)
+        return _settings(request, lib, None, error=str(e), typed=values, status_code=400)
     service.wake()
     return RedirectResponse("/settings?saved=true", status_code=303)
 
 
 @router.post("/settings/clear-cache")
-def clear_cache(request: Request, service: Service, csrf: Csrf = None) -> Response:
+def clear_cache(request: Request, service: Service, csrf: CsrfField = None) -> Response:
     check_csrf(request, csrf)
     job = start_clear_cache(service, refetch=True)
     return RedirectResponse(f"/settings?job={job.id}", status_code=303)

@@ -11,20 +11,21 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import math
 import secrets
 import time
+from typing import Annotated
 from urllib.parse import quote, urlsplit
 
-from fastapi import HTTPException, Request
+from fastapi import Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .serve import DEFAULT_RATE_LIMIT
 
@@ -34,11 +35,6 @@ CSRF_FIELD = "csrf_token"
 OPEN_PATHS = ("/login", "/static/")  # reachable before signing in
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 LOGIN_RATE = RateLimitItemPerMinute(10)
-
-
-def session_value(token: str) -> str:
-    """The session cookie for a token: proof of knowing it, without being it."""
-    return hmac.new(token.encode(), b"textlens-session", hashlib.sha256).hexdigest()
 
 
 def is_loopback_host(host: str) -> bool:
@@ -66,15 +62,20 @@ def check_csrf(request: Request, submitted: str | None) -> None:
                                  "the page and submit it again")
 
 
+CsrfField = Annotated[str | None, Form(alias=CSRF_FIELD)]
+
+
 class Guard(BaseHTTPMiddleware):
     """Checks every request before any of it is read; see the module docstring."""
 
-    def __init__(self, app: object, *, token: str | None, max_upload_bytes: int,
+    def __init__(self, app: object, *, token: str | None, session: str, max_upload_bytes: int,
                  rate_limit: int = DEFAULT_RATE_LIMIT) -> None:
+        """``session``: the value of a signed-in browser's cookie (random per server start, so
+        restarting the server signs every browser out)."""
         super().__init__(app)  # type: ignore[arg-type]
         self.token = token
         self.bearer = f"Bearer {token}".encode() if token else None
-        self.session = session_value(token).encode() if token else None
+        self.session = session.encode()
         self.max_upload_bytes = max_upload_bytes
         self.rate = RateLimitItemPerMinute(rate_limit) if rate_limit > 0 else None
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
@@ -83,19 +84,16 @@ class Guard(BaseHTTPMiddleware):
         path = request.url.path
         refusal = (self._check_host(request) or self._check_rate(request, path)
                    or self._check_access(request, path) or self._check_origin(request)
-                   or self._check_size(request))
+                   or self._check_embedding(request) or self._check_size(request))
         if refusal is not None:
-            return refusal
+            return _with_headers(refusal)
         fresh_csrf = request.cookies.get(CSRF_COOKIE) is None
         request.state.csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
         response = await call_next(request)
         if fresh_csrf and response.headers.get("content-type", "").startswith("text/html"):
             response.set_cookie(CSRF_COOKIE, request.state.csrf, httponly=True,
                                 samesite="strict", secure=request.url.scheme == "https")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+        return _with_headers(response)
 
     def _check_host(self, request: Request) -> Response | None:
         if self.token:
@@ -111,9 +109,9 @@ class Guard(BaseHTTPMiddleware):
         if self.rate is None or path.startswith("/static/"):
             return None
         client = request.client.host if request.client else "unknown"
-        rate, keys = self.rate, (client,)
+        rate, keys = self.rate, [client]
         if path == "/login" and request.method == "POST":
-            rate, keys = LOGIN_RATE, (client, "login")  # guessing the token must stay slow
+            rate, keys = LOGIN_RATE, [client, "login"]  # guessing the token must stay slow
         if self.limiter.hit(rate, *keys):
             return None
         reset = self.limiter.get_window_stats(rate, *keys).reset_time
@@ -128,9 +126,15 @@ class Guard(BaseHTTPMiddleware):
         if hmac.compare_digest(given, self.bearer):
             return None
         cookie = request.cookies.get(SESSION_COOKIE, "").encode()
-        assert self.session is not None
         if hmac.compare_digest(cookie, self.session):
             return None
+        # A wrong token counts as a sign-in attempt, so guessing stays slow. (A stale cookie,
+        # after a restart, does not: the random session value cannot be guessed anyway.)
+        if given:
+            client = request.client.host if request.client else "unknown"
+            if not self.limiter.hit(LOGIN_RATE, client, "login"):
+                return _error(429, "too many wrong access tokens; wait a minute",
+                              {"Retry-After": "60"})
         if request.method == "GET" and not path.startswith("/api/") and path != "/openapi.json":
             target = path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
@@ -152,6 +156,15 @@ class Guard(BaseHTTPMiddleware):
                                "textlens's own pages or by API clients")
         return None
 
+    def _check_embedding(self, request: Request) -> Response | None:
+        """Another site may link to a page, not load its parts (images, API answers) into its
+        own: that would let it probe the library and keep the server busy."""
+        if request.headers.get("sec-fetch-site") == "cross-site" and \
+                request.headers.get("sec-fetch-mode") != "navigate":
+            return _error(403, "cross-site request refused: textlens's pages and API answers "
+                               "are not for other sites to load")
+        return None
+
     def _check_size(self, request: Request) -> Response | None:
         length = request.headers.get("content-length", "")
         # Room for the multipart framing around the files themselves.
@@ -159,6 +172,40 @@ class Guard(BaseHTTPMiddleware):
             return _error(413, f"request larger than the upload limit "
                                f"({self.max_upload_bytes} bytes)")
         return None
+
+
+class BodyLimit:
+    """Stops reading a request body past ``limit`` bytes (413), also when it is sent in chunks
+    without a Content-Length (which Guard checks first)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise HTTPException(413, f"request larger than the upload limit "
+                                         f"({self.limit} bytes)")
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _with_headers(response: Response) -> Response:
+    response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

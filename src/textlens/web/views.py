@@ -79,9 +79,8 @@ def back_to(target: str | None, default: str = "/") -> RedirectResponse:
     return RedirectResponse(target if safe else default, status_code=303)  # type: ignore[arg-type]
 
 
-def job_view(request: Request, job_id: int | None) -> dict[str, Any] | None:
-    """A job for a page's progress box, or None (unknown ids are ignored)."""
-    if job_id is None:
-        return None
-    job = request.app.state.ocr.job(job_id)
-    return job.to_dict() if job is not None else None
+def job_view(request: Request, job_id: int | None, kind: str) -> dict[str, Any] | None:
+    """A job of ``kind`` for a page's progress box, or None: unknown ids, and ids of another
+    kind (a bookmarked URL after a restart, when ids start again) are ignored."""
+    job = request.app.state.ocr.job(job_id) if job_id is not None else None
+    return job.to_dict() if job is not None and job.kind == kind else None

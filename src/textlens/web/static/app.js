@@ -28,6 +28,11 @@ function describeScanner(s) {
     text += " · files: " + a.done + " done, " + (a.pending + a.running) + " to do";
     if (a.failed) text += ", " + a.failed + " failed";
   }
+  for (const j of s.jobs || []) {
+    text += " · " + j.label;
+    if (j.state === "running" && j.total) text += ": " + j.done + " of " + j.total;
+    else if (j.state === "queued") text += " (queued)";
+  }
   if (s.error) text += " · " + s.error;
   return text;
 }
