@@ -2,8 +2,8 @@
 
 Starts `textlens serve` (a real process) over a new library, uploads label photos from the
 corpus one at a time through `POST /api/records` (as a person adding notes would) and times
-each until a search for one of its words finds it: the background scanner has to notice the
-upload, OCR it and index it. Then times the pages and API calls a person waits for.
+each until a search for a word of its OCR text finds it: the background scanner has to notice
+the upload, OCR it and index it. Then times the pages and API calls a person waits for.
 
 Goal: an upload is found by search within a few seconds (the issue says "within seconds").
 """
@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 from common import CORPUS, WORK, say, summary, textlens_cli
@@ -31,18 +30,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def a_word(ground_truth: Path) -> str | None:
-    """A word of 6+ letters from the ground truth, to search for."""
-    words = re.findall(r"[A-Za-z]{6,}", ground_truth.read_text(encoding="utf-8"))
-    return words[0] if words else None
-
-
-def wait_until_found(client: httpx.Client, record_id: int, word: str, limit: float) -> float:
+def wait_until_found(client: httpx.Client, record_id: int, limit: float) -> float:
+    """Seconds from now until the record's attachments are OCR'd and a search for a word of
+    that OCR text finds the record."""
     started = time.perf_counter()
+    word = None
     while time.perf_counter() - started < limit:
-        record = client.get(f"/api/records/{record_id}").json()
-        if all(a["state"] in ("done", "failed", "skipped") for a in record["attachments"]):
-            hits = client.get("/api/search", params={"q": word, "limit": 50}).json()
+        record = client.get(f"/api/records/{record_id}").raise_for_status().json()
+        attachment = record["attachments"][0]
+        if word is None and attachment["state"] in ("done", "failed"):
+            text = client.get(f"/api/attachments/{attachment['id']}").json()["ocr"]["pages"]
+            words = re.findall(r"[A-Za-z]{5,}", " ".join(p["text"] for p in text))
+            word = words[0] if words else ""
+        if word == "":
+            return time.perf_counter() - started  # nothing to search for: OCR'd is all
+        if word:
+            hits = client.get("/api/search", params={"q": word, "limit": 100}
+                              ).raise_for_status().json()
             if any(r["record"]["id"] == record_id for r in hits["results"]):
                 return time.perf_counter() - started
         time.sleep(0.05)
@@ -59,10 +63,7 @@ def timed(client: httpx.Client, path: str, **params: object) -> list[float]:
 
 
 def main() -> int:
-    images = sorted(p for p in (CORPUS / "aocr-lichen-labels").glob("*.jpg"))
-    samples = [(p, a_word(p.with_suffix(".gt.txt"))) for p in images
-               if p.with_suffix(".gt.txt").exists()]
-    samples = [(p, w) for p, w in samples if w][:UPLOADS]
+    samples = sorted((CORPUS / "aocr-lichen-labels").glob("*.jpg"))[:UPLOADS]
     if not samples:
         say(f"no corpus at {CORPUS}; set TEXTLENS_CORPUS")
         return 1
@@ -72,8 +73,10 @@ def main() -> int:
     subprocess.run([textlens_cli(), "-L", str(library), "init"], check=True,
                    stdout=subprocess.DEVNULL)
     port = free_port()
+    # No rate limit: the benchmark polls far faster than a person clicks.
     server = subprocess.Popen([textlens_cli(), "-L", str(library), "serve", "--port",
-                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               str(port), "--rate-limit", "0"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             deadline = time.monotonic() + 30
@@ -88,15 +91,15 @@ def main() -> int:
             say(f"serve benchmark: {len(samples)} label photos uploaded one at a time "
                 f"(aocr-lichen-labels), each timed until search finds it")
             latencies = []
-            for path, word in samples:
+            for path in samples:
                 with open(path, "rb") as f:
                     created = client.post("/api/records", files={"files": (path.name, f)})
                 created.raise_for_status()
-                latencies.append(wait_until_found(client, created.json()["id"], str(word), 120))
+                latencies.append(wait_until_found(client, created.json()["id"], 120))
             say(f"  upload -> found by search, seconds: {summary(latencies)}")
             record = client.get("/api/records", params={"limit": 1}).json()["records"][0]
             attachment = record["attachments"][0]["id"]
-            word = str(samples[0][1])
+            word = "lichen"
             say(f"  response times over {REQUESTS} requests each, ms (library of "
                 f"{len(samples)} records):")
             for label, path, params in [
