@@ -550,6 +550,11 @@ class Library:
         """Whether `scan` would find pages or files due for OCR now."""
         return work.has_due_work(self.conn, time.time(), self.settings.max_attempts)
 
+    def work_due(self) -> bool:
+        """Whether a background scan (`watch`, `serve`) has anything to do: work due now, or
+        linked files changed on disk (re-hashed here, which queues them)."""
+        return self.has_work() or self.refresh_links() > 0
+
     def status(self, *, failures: bool = False) -> dict[str, Any]:
         counts = work.status_counts(self.conn)
         counts["ocr_enabled"] = self.settings.ocr

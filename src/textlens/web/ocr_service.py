@@ -211,8 +211,7 @@ class OcrService:
                 if not lib.settings.ocr:
                     self._set_scan(state="off")
                     return
-                # Linked files changed on disk count as work too (as for `textlens watch`).
-                if not (lib.has_work() or lib.refresh_links()):
+                if not lib.work_due():
                     self._set_scan(state="idle", error=None)
                     return
                 self._set_scan(state="scanning", done=0, total=0, started=time.time(),

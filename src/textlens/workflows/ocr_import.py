@@ -81,12 +81,12 @@ def compile_pattern(pattern: str) -> regex.Pattern[str]:
         compiled = regex.compile(pattern)
     except (regex.error, TypeError) as e:
         raise SettingsError(
-            f"--pattern {pattern!r} is not a valid regular expression ({e}); the default is "
+            f"the file-name pattern {pattern!r} is not a valid regular expression ({e}); the default is "
             f"{DEFAULT_PATTERN!r}"
         ) from e
     if compiled.groups < 1:
         raise SettingsError(
-            f"--pattern {pattern!r} has no group: put the catalog number in parentheses, e.g. "
+            f"the file-name pattern {pattern!r} has no group: put the catalog number in parentheses, e.g. "
             r"'^(WIS-L-\d{7})\D*', or in a group named catalog: '^(?P<catalog>[^_]+)'"
         )
     return compiled
@@ -270,7 +270,7 @@ def _link(lib: Library, entry: ImportedFile, stem: str, collection: str | None,
     if not records:
         entry.status, entry.reason = "no_record", f"no record has catalog number " \
             f"{entry.catalog_number}{where} (taken from the name by the pattern; if that is " \
-            "not the catalog number, give another --pattern)"
+            "not the catalog number, give another file-name pattern)"
         return None
     if len(records) > 1:
         collections = ", ".join(repr(r.collection) for r in records)

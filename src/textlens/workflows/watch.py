@@ -141,7 +141,7 @@ def scan_forever(lib: Library, progress_factory: Callable[[], Any],
 def _scan_quietly(lib: Library, progress_factory: Callable[[], Any], console: Any) -> None:
     if not lib.settings.ocr or lib.scan_in_progress():
         return  # off, or someone else is scanning: their results land all the same
-    if not (lib.has_work() or lib.refresh_links()):
+    if not lib.work_due():
         return
     try:
         with progress_factory() as progress:
