@@ -319,7 +319,7 @@ def test_ocr_attachment_json(scanned: Scanned) -> None:
 def test_ocr_unknown_engine_is_an_error(scanned: Scanned) -> None:
     record_id = scanned.records["heron"]["records"][0]["id"]
     result = script("--library", str(scanned.lib), "ocr", str(record_id), "--engine", "nosuch")
-    assert result.returncode != 0
+    assert result.returncode == 2  # a usage error, like any bad setting or option
     assert "nosuch" in result.stderr
     assert "Traceback" not in result.stderr
 

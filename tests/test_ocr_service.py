@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from textlens import Library
 from textlens.errors import TextlensError
+from textlens.web import ocr_service
 from textlens.web.ocr_service import JobControl, OcrService
 
 from .webclient import make_client, upload, wait_for, wait_for_job
@@ -211,3 +212,14 @@ def test_a_linked_file_changed_on_disk_is_ocrd_again_in_the_background(
         wait_for(found, timeout=30, what="the new text to be searchable")
     finally:
         service.stop(timeout=10)
+
+
+def test_library_counts_are_counted_once_for_every_page_that_polls(
+        library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = OcrService(library.path, background=False)
+    calls: list[int] = []
+    monkeypatch.setattr(library, "status", lambda: calls.append(1) or {"counted": len(calls)})
+    assert [service.library_counts(library) for _ in range(5)] == [{"counted": 1}] * 5
+    monkeypatch.setattr(ocr_service, "COUNTS_TTL", 0.0)  # the moment has passed
+    time.sleep(0.01)
+    assert service.library_counts(library) == {"counted": 2}

@@ -15,6 +15,7 @@ from .errors import (
     QuerySyntaxError,
     SettingsError,
     TextlensError,
+    UnknownEngineError,
     UnsupportedFileError,
 )
 from .library import Library, default_library_path
@@ -57,6 +58,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "TextlensError",
+    "UnknownEngineError",
     "UnsupportedFileError",
     "Word",
     "__version__",

@@ -78,6 +78,12 @@ def _engine_error(cls: type[EngineError], message: str, retryable: bool) -> Engi
     return cls(message, retryable=retryable)
 
 
+
+class UnknownEngineError(SettingsError, EngineError):
+    """An engine name that no built-in engine or plugin has: a setting or option to correct
+    (exit code 2, HTTP 400), and, to a scan, an engine that cannot run."""
+
+
 class LanguageDataError(EngineError):
     """Language data an engine needs cannot be had (unknown code, not found, offline, timeout,
     damaged file). Files that need it wait, pending, without using up their attempts, and

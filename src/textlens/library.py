@@ -307,13 +307,7 @@ class Library:
         run = work.current_run(self.conn, attachment.sha256)
         if run is None:
             return {"run": None, "pages": []}
-        pages = [
-            {"page": p["page"], "method": p["method"], "width": p["width"],
-             "height": p["height"], "rotation": p["rotation"], "confidence": p["confidence"],
-             "text": p["text"], "extra_text": p["extra_text"],
-             "words": len(wordboxes.texts(p["words"]))}
-            for p in work.run_pages(self.conn, run["id"])
-        ]
+        pages = [_page_dict(p) for p in work.run_pages(self.conn, run["id"])]
         details = {k: run[k] for k in ("id", "source", "engine", "engine_version", "model",
                                        "languages", "created", "complete")}
         details["params"] = json.loads(run["params"] or "{}")
@@ -341,6 +335,15 @@ class Library:
                     p.pop("text")
             data["attachments"].append({**a.to_dict(), "ocr": ocr_data})
         return data
+
+    def ocr_page(self, attachment_id: int, page: int) -> dict[str, Any] | None:
+        """One page of an attachment's current OCR, as ``ocr_text`` gives each page, plus the
+        run's ``source`` (engine, text-layer, import); None when that page has no OCR."""
+        run = work.current_run(self.conn, self.attachment(attachment_id).sha256)
+        row = work.run_page(self.conn, run["id"], page) if run else None
+        if run is None or row is None:
+            return None
+        return {**_page_dict(row), "source": run["source"]}
 
     def page_preview(self, attachment_id: int, page: int = 1, max_side: int = 1600) -> bytes:
         """JPEG of one page of an attachment, no side over ``max_side``, in the frame of its
@@ -435,13 +438,7 @@ class Library:
 
         Works whether or not background OCR is on. An engine or languages given here stay
         with those files for later re-runs."""
-        if languages:
-            settings_mod.check_languages(languages)  # not a wait for data that cannot exist
-        if engine:
-            from .engines import registry
-
-            registry.engine_class(engine, self.settings.plugins)  # fail early on a typo
-        targets = self.targets(target, ocrable=True)
+        targets = self.check_ocr(target, engine=engine, languages=languages)
         with self._scan_lock():
             # Under the lock: a running scan must never see its pages reset under it.
             for attachment in targets:
@@ -454,6 +451,19 @@ class Library:
                     work.request_reocr(self.conn, sha, engine, languages)
             return self._run_scanner(only=shas, on_progress=on_progress,
                                      should_stop=should_stop)
+
+    def check_ocr(self, target: str | int, *, engine: str | None = None,
+                  languages: str | None = None) -> list[AttachmentInfo]:
+        """What `ocr` checks before it starts (the web app, before it queues the work): the
+        languages are codes, the engine exists, and the target has something to OCR. Its
+        attachments."""
+        if languages:
+            settings_mod.check_languages(languages)  # not a wait for data that cannot exist
+        if engine:
+            from .engines import registry
+
+            registry.engine_class(engine, self.settings.plugins)  # fail early on a typo
+        return self.targets(target, ocrable=True)
 
     def targets(self, target: str | int, *, ocrable: bool = False) -> list[AttachmentInfo]:
         """The attachments an id names: a record's (``12``) or one attachment (``a7``); with
@@ -662,6 +672,14 @@ class Library:
                          "env": s.env_var, "help": s.help, "type": s.type.__name__,
                          "choices": list(s.choices)}
                 for s in settings_mod.SETTINGS}
+
+
+def _page_dict(row: sqlite3.Row) -> dict[str, Any]:
+    """A stored page as the API shows it: its words counted, not listed."""
+    return {"page": row["page"], "method": row["method"], "width": row["width"],
+            "height": row["height"], "rotation": row["rotation"],
+            "confidence": row["confidence"], "text": row["text"],
+            "extra_text": row["extra_text"], "words": len(wordboxes.texts(row["words"]))}
 
 
 def _create_folder(path: Path) -> None:

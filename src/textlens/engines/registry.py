@@ -6,7 +6,7 @@ import importlib
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from ..errors import EngineError
+from ..errors import EngineError, UnknownEngineError
 from .base import Engine
 
 ENTRY_POINT_GROUP = "textlens.engines"
@@ -60,7 +60,7 @@ def engine_class(name: str, plugins: str = "") -> type[Engine]:
     specs = discover(plugins)
     if name not in specs:
         known = ", ".join(sorted(specs)) or "none"
-        raise EngineError(
+        raise UnknownEngineError(
             f"unknown OCR engine {name!r}; known engines: {known}. "
             "Set another with `textlens config set engine NAME`."
         )

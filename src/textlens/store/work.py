@@ -387,12 +387,20 @@ def pages_for_display(
     return {(r["run_id"], r["page"]): r for r in rows}
 
 
+_PAGE_COLUMNS = "page, width, height, rotation, method, text, confidence, words, extra_text"
+
+
 def run_pages(conn: sqlite3.Connection, run_id: int) -> list[sqlite3.Row]:
     return conn.execute(
-        "SELECT page, width, height, rotation, method, text, confidence, words, extra_text"
-        " FROM ocr_pages WHERE run_id=? ORDER BY page",
-        (run_id,),
+        f"SELECT {_PAGE_COLUMNS} FROM ocr_pages WHERE run_id=? ORDER BY page", (run_id,)
     ).fetchall()
+
+
+def run_page(conn: sqlite3.Connection, run_id: int, page: int) -> sqlite3.Row | None:
+    """One page of a run (as run_pages gives them), without reading the others."""
+    return conn.execute(  # type: ignore[no-any-return]
+        f"SELECT {_PAGE_COLUMNS} FROM ocr_pages WHERE run_id=? AND page=?", (run_id, page)
+    ).fetchone()
 
 
 def page_texts(conn: sqlite3.Connection, run_id: int) -> list[tuple[int, str]]:

@@ -154,8 +154,7 @@ def page_hits(attachment_id: Id, lib: Lib, page: Annotated[int, Path_(ge=1, le=1
 
 
 def _page_size(lib: Library, attachment_id: int, page: int) -> dict[str, Any]:
-    pages = lib.ocr_text(attachment_id)["pages"]
-    found = next((p for p in pages if p["page"] == page), None)
+    found = lib.ocr_page(attachment_id, page)
     if found is None:
         raise NotFoundError(f"attachment {attachment_id} has no OCR for page {page} (yet)")
     return {"page": page, "width": found["width"], "height": found["height"]}

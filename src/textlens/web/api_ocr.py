@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
 from ..engines import registry
-from ..errors import EngineError, NotFoundError, SettingsError
+from ..errors import NotFoundError
 from ..library import Library
 from ..settings import check_languages
 from ..workflows.sync import bundle_lines
@@ -44,8 +44,8 @@ async def ocr(
     languages: Annotated[str | None, Form(description="e.g. eng+deu")] = None,
     engine: Annotated[str | None, Form()] = None,
 ) -> dict[str, Any]:
-    if engine:
-        check_engine(lib, engine)
+    if engine:  # an unknown name is a 400 before anything is read or started
+        registry.engine_class(engine, lib.settings.plugins)
     if languages:
         check_languages(languages)
     slots = _ocr_slots(request, lib)
@@ -65,15 +65,6 @@ async def ocr(
 
 
 _slots_lock = threading.Lock()
-
-
-def check_engine(lib: Library, name: str) -> None:
-    """A 400 for an engine name this server does not know (not the 503 of an engine that
-    fails: the request is what is wrong)."""
-    try:
-        registry.engine_class(name, lib.settings.plugins)
-    except EngineError as e:
-        raise SettingsError(str(e)) from e
 
 
 def _ocr_slots(request: Request, lib: Library) -> threading.BoundedSemaphore:
@@ -108,11 +99,7 @@ def start_ocr_again(lib: Library, service: OcrService, target: str, engine: str 
                     languages: str | None) -> Job:
     """Check what can be checked now (a 4xx beats a failed job), then queue the OCR."""
     engine, languages = (engine or "").strip() or None, (languages or "").strip() or None
-    if languages:
-        check_languages(languages)
-    lib.targets(target, ocrable=True)
-    if engine:
-        check_engine(lib, engine)
+    lib.check_ocr(target, engine=engine, languages=languages)
     label = f"OCR {'attachment ' + target[1:] if target.startswith('a') else 'record ' + target}"
     if engine or languages:
         label += f" with {' '.join(x for x in (engine, languages) if x)}"
@@ -150,9 +137,9 @@ def job(job_id: Id, service: Service) -> dict[str, Any]:
 
 
 @router.get("/scanner", summary="The background scanner: state, progress, and the library's "
-                                "OCR counts")
+                                "OCR counts (as /api/status, up to 2 s old)")
 def scanner(lib: Lib, service: Service) -> dict[str, Any]:
-    return {**service.state(), "library": lib.status()}
+    return {**service.state(), "library": service.library_counts(lib)}
 
 
 @router.post("/scanner/pause", summary="Pause background OCR (jobs still run)")

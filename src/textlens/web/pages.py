@@ -116,8 +116,7 @@ def attachment_page(request: Request, attachment_id: Id, lib: Lib,
                     page: Annotated[int, Query(ge=1)] = 1, q: str = "",
                     fuzzy: bool = False) -> Response:
     attachment = lib.attachment(attachment_id)
-    ocr = lib.ocr_text(attachment_id)
-    page_data = next((p for p in ocr["pages"] if p["page"] == page), None)
+    page_data = lib.ocr_page(attachment_id, page)
     if attachment.pages is not None and page > max(attachment.pages, 1):
         raise NotFoundError(f"{attachment.name} has {attachment.pages} pages, not {page}")
     boxes: list[dict[str, float]] = []
@@ -127,10 +126,9 @@ def attachment_page(request: Request, attachment_id: Id, lib: Lib,
         except QuerySyntaxError:
             hit = None
         boxes = [_percent(box, page_data) for box in (hit.boxes if hit else [])]
-    return render(request, lib, "attachment.html", attachment=attachment, ocr=ocr,
+    return render(request, lib, "attachment.html", attachment=attachment,
                   page=page, page_data=page_data, boxes=boxes, q=q, fuzzy=fuzzy,
-                  record=lib.record(attachment.record_id),
-                  page_count=attachment.pages or len(ocr["pages"]) or 1)
+                  record=lib.record(attachment.record_id), page_count=attachment.pages or 1)
 
 
 def _percent(box: Any, page: dict[str, Any]) -> dict[str, float]:

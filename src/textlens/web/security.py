@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import math
 import secrets
 import time
@@ -27,7 +26,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .serve import DEFAULT_RATE_LIMIT
+from .serve import DEFAULT_RATE_LIMIT, is_loopback
 
 SESSION_COOKIE = "textlens_session"
 CSRF_COOKIE = "textlens_csrf"
@@ -37,15 +36,9 @@ UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 LOGIN_RATE = RateLimitItemPerMinute(10)
 
 
-def is_loopback_host(host: str) -> bool:
-    """Whether ``host`` (a Host header's name, without the port) names this machine."""
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def is_page(path: str) -> bool:
+    """Whether ``path`` is a page for people (answered in HTML), not the API or its schema."""
+    return not path.startswith("/api/") and path != "/openapi.json"
 
 
 def csrf_token(request: Request) -> str:
@@ -99,7 +92,7 @@ class Guard(BaseHTTPMiddleware):
         if self.token:
             return None  # a rebinding page cannot know the token
         host = urlsplit(f"//{request.headers.get('host', '')}").hostname or ""
-        if is_loopback_host(host):
+        if is_loopback(host):
             return None
         return _error(421, f"this server only answers requests to localhost or 127.0.0.1 (the "
                            f"request was for {host!r}); to serve other machines, start it with "
@@ -135,7 +128,7 @@ class Guard(BaseHTTPMiddleware):
             if not self.limiter.hit(LOGIN_RATE, client, "login"):
                 return _error(429, "too many wrong access tokens; wait a minute",
                               {"Retry-After": "60"})
-        if request.method == "GET" and not path.startswith("/api/") and path != "/openapi.json":
+        if request.method == "GET" and is_page(path):
             target = path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
         return _error(401, "missing or wrong access token; send Authorization: Bearer <token> "

@@ -13,12 +13,15 @@ MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
+    """Whether ``host`` (an address to bind, or a Host header's name without the port)
+    names this machine."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):  # always loopback (RFC 6761)
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        return False  # a host name might resolve anywhere
+        return False  # any other name might resolve anywhere
 
 
 def check_binding(host: str, token: str | None) -> None:

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from ..library import Library
-from .security import CSRF_FIELD, csrf_token
+from .security import CSRF_FIELD, csrf_token, is_page
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -41,18 +41,13 @@ templates.env.filters["when"] = _when
 templates.env.filters["duration"] = _duration
 
 
-def wants_html(request: Request) -> bool:
-    path = request.url.path
-    return not path.startswith("/api/") and path != "/openapi.json"
-
-
 def render(request: Request, lib: Library | None, template: str, status_code: int = 200,
            **context: Any) -> Response:
     """A page with the scanner bar; ``lib`` gives the library's OCR counts for it."""
     service = request.app.state.ocr
     scanner = service.state()
     if lib is not None:
-        scanner["library"] = lib.status()
+        scanner["library"] = service.library_counts(lib)
     return templates.TemplateResponse(request, template, {
         "scanner": scanner, "csrf_field": CSRF_FIELD, "csrf": csrf_token(request),
         "signed_in": bool(request.app.state.token), **context,
@@ -62,7 +57,7 @@ def render(request: Request, lib: Library | None, template: str, status_code: in
 def error_response(request: Request, status: int, message: str,
                    headers: Mapping[str, str] | None = None) -> Response:
     """The error as JSON for the API, as a page for a person."""
-    if wants_html(request) and hasattr(request.state, "csrf"):
+    if is_page(request.url.path) and hasattr(request.state, "csrf"):
         response = render(request, None, "error.html", status_code=status, status=status,
                           message=message)
         response.headers.update(headers or {})

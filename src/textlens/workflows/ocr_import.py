@@ -81,13 +81,14 @@ def compile_pattern(pattern: str) -> regex.Pattern[str]:
         compiled = regex.compile(pattern)
     except (regex.error, TypeError) as e:
         raise SettingsError(
-            f"the file-name pattern {pattern!r} is not a valid regular expression ({e}); the default is "
-            f"{DEFAULT_PATTERN!r}"
+            f"the file-name pattern {pattern!r} is not a valid regular expression ({e}); "
+            f"the default is {DEFAULT_PATTERN!r}"
         ) from e
     if compiled.groups < 1:
         raise SettingsError(
-            f"the file-name pattern {pattern!r} has no group: put the catalog number in parentheses, e.g. "
-            r"'^(WIS-L-\d{7})\D*', or in a group named catalog: '^(?P<catalog>[^_]+)'"
+            f"the file-name pattern {pattern!r} has no group: put the catalog number in "
+            r"parentheses, e.g. '^(WIS-L-\d{7})\D*', or in a group named catalog: "
+            r"'^(?P<catalog>[^_]+)'"
         )
     return compiled
 
